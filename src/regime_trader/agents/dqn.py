@@ -1,0 +1,76 @@
+"""Double DQN: the loss, the optimiser step and the soft target update, each its own method."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from regime_trader.config import AgentConfig
+from regime_trader.types import Batch
+
+
+class DQNAgent:
+    """Online and target networks with Adam and Polyak (soft, rate ``tau``) target updates.
+
+    Args:
+        net: the online Q-network ``(window, state) -> [B, A]``.
+        cfg: hyper-parameters.
+    """
+
+    def __init__(self, net: nn.Module, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+        self.net = net
+        self.target = copy.deepcopy(net).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        self._online = list(net.parameters())
+        self._target = list(self.target.parameters())
+
+    @torch.no_grad()
+    def q_values(self, window: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """Q-values of the online network, without gradients."""
+        return self.net(window, state)
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        """Weighted Huber TD loss with the double-DQN target.
+
+        ``y = r + gamma * (1 - done) * Q_target(s', argmax_a Q_online(s', a))``
+        """
+        with torch.no_grad():
+            next_online = self.net(batch.next_window, batch.next_state)
+            next_target = self.target(batch.next_window, batch.next_state)
+            best = next_online.argmax(dim=1, keepdim=True)
+            next_q = next_target.gather(1, best).squeeze(1)
+            y = batch.reward + self.cfg.gamma * (1.0 - batch.done) * next_q
+        q = self.net(batch.window, batch.state).gather(1, batch.action.unsqueeze(1)).squeeze(1)
+        td = F.smooth_l1_loss(q, y, reduction="none")
+        return (td * batch.weights).mean()
+
+    def update(self, batch: Batch) -> torch.Tensor:
+        """One gradient step then one soft target update; returns the loss (a tensor, no sync)."""
+        loss = self.loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self._online, self.cfg.max_grad_norm)
+        self.optimizer.step()
+        self.soft_update()
+        return loss.detach()
+
+    @torch.no_grad()
+    def soft_update(self) -> None:
+        """``target <- target + tau * (online - target)`` in one fused call."""
+        torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
+
+    def state_dict(self) -> dict:
+        return {
+            "net": self.net.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["net"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])

@@ -1,0 +1,151 @@
+"""The public verbs: `train_run`, `backtest_run`, `demo_run`, `load_policy`, `feature_frame`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from regime_trader.config import Budget, Config
+from regime_trader.data import load_ohlcv  # noqa: F401 (re-exported for the CLI)
+from regime_trader.envs.market import MarketData
+from regime_trader.errors import DataError
+from regime_trader.evaluation.evaluate import (
+    Evaluation,
+    decision_bounds,
+    evaluate_period,
+    period_rows,
+    write_outputs,
+)
+from regime_trader.features import build_features
+from regime_trader.nets import build_net
+from regime_trader.regimes import classify_regimes
+from regime_trader.training import TrainResult, prepare, train
+from regime_trader.training.checkpoint import load_run
+from regime_trader.utils.device import resolve_device
+
+
+def load_config(
+    path: str | Path | None,
+    *,
+    data: str | None = None,
+    seed: int | None = None,
+    budget: Budget | None = None,
+) -> Config:
+    """Config from YAML (or defaults) with command-line overrides applied."""
+    cfg = Config.from_yaml(path) if path else Config()
+    if budget:
+        cfg = cfg.with_budget(budget)
+    if data:
+        cfg = cfg.override(data={"source": data})
+    if seed is not None:
+        cfg = cfg.override(train={"seed": seed})
+    return cfg
+
+
+def feature_frame(source: str) -> pd.DataFrame:
+    """Raw (unscaled) features of a series, warm-up dropped, plus the ``regime`` label."""
+    df = load_ohlcv(source)
+    fs = build_features(df)
+    frame = fs.to_frame()
+    frame["regime"] = classify_regimes(df)[fs.lookback :]
+    return frame
+
+
+def train_run(cfg: Config, out: str | Path, *, progress: bool = True) -> TrainResult:
+    """Train an agent into the run folder ``out``."""
+    return train(cfg, out, progress=progress)
+
+
+def load_policy(run_dir: str | Path, device: torch.device) -> tuple[Config, nn.Module, object]:
+    """The config, network (eval mode, best validation weights) and scaler of a trained run."""
+    cfg, scaler, weights = load_run(run_dir)
+    n_features = len(scaler.names)
+    net = build_net(cfg.agent, cfg.env.window, n_features)
+    net.load_state_dict(weights)
+    return cfg, net.to(device).eval(), scaler
+
+
+def backtest_run(
+    run_dir: str | Path,
+    source: str,
+    out: str | Path,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    device: str = "auto",
+) -> Evaluation:
+    """Backtest a trained run on ``source`` between two dates; write the results folder."""
+    dev = resolve_device(device)
+    cfg, net, scaler = load_policy(run_dir, dev)
+    cfg = cfg.override(data={"source": source, "start": None, "end": None})
+    data = prepare(cfg, scaler=scaler, split=False, device=dev)  # type: ignore[arg-type]
+    ev = _evaluate_dates(net, data.market, cfg, start, end)
+    span = f"{ev.close.index[0].date()} to {ev.close.index[-1].date()}"
+    write_outputs(
+        ev,
+        out,
+        title=f"Backtest of {Path(run_dir).name} on {source}, {span}",
+        notes=[f"Run: {run_dir}", f"Costs: {cfg.env.cost_bps} bps; fills: {cfg.env.fill}"],
+    )
+    return ev
+
+
+def _evaluate_dates(
+    net: nn.Module, market: MarketData, cfg: Config, start: str | None, end: str | None
+) -> Evaluation:
+    lo, hi = period_rows(market, start, end)
+    try:
+        first, last = decision_bounds(market, cfg, lo, hi)
+    except ValueError:
+        raise DataError(
+            f"no bars to trade between {start or 'the start'} and {end or 'the end'} "
+            f"(data covers {market.index[0].date()} to {market.index[-1].date()})"
+        ) from None
+    return evaluate_period(net, market, first, last, cfg)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo produced."""
+
+    run_dir: Path
+    train: TrainResult
+    test: Evaluation
+    seconds: float
+
+
+def demo_run(
+    budget: Budget = "small",
+    *,
+    out_root: str | Path = "runs",
+    seed: int = 0,
+    progress: bool = True,
+    run_id: str | None = None,
+) -> DemoResult:
+    """The main job: train on spx 1999-2012, select on 2013-2015, test on 2016-2018."""
+    started = time.perf_counter()
+    cfg = Config().with_budget(budget).override(train={"seed": seed})
+    run_dir = Path(out_root) / (run_id or time.strftime(f"demo-%Y%m%d-%H%M%S-{budget}"))
+    dev = resolve_device(cfg.train.device)
+    data = prepare(cfg, device=dev)
+    result = train(cfg, run_dir, data=data, progress=progress)
+    _, net, _ = load_policy(run_dir, dev)
+    first, last = decision_bounds(data.market, cfg, data.split.test.start, data.split.test.stop)
+    ev = evaluate_period(net, data.market, first, last, cfg)
+    write_outputs(
+        ev,
+        run_dir,
+        title=f"regime-trader demo ({budget}): S&P 500, test 2016-2018",
+        notes=[
+            "Trained on 1999-2012, model selected on 2013-2015 (validation Sharpe), "
+            "tested on 2016-2018.",
+            f"{result.env_steps:,} env steps in {result.seconds:.0f} s "
+            f"({result.steps_per_second:,.0f} steps/s); costs {cfg.env.cost_bps} bps.",
+        ],
+    )
+    return DemoResult(run_dir, result, ev, time.perf_counter() - started)

@@ -1,0 +1,183 @@
+"""Configuration: one frozen pydantic model per stage; YAML only stores it.
+
+Every field has a description; `Config.from_yaml` turns validation failures into a
+`ConfigError` that names the file and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from regime_trader.errors import ConfigError
+
+Budget = Literal["tiny", "small", "full"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Frozen):
+    """Which series to load and how to split it chronologically."""
+
+    source: str = Field(
+        "spx", description="Bundled dataset name or path to a CSV/CSV.gz/Parquet file."
+    )
+    start: str | None = Field(None, description="Drop bars before this date (inclusive start).")
+    end: str | None = Field(None, description="Drop bars after this date (inclusive end).")
+    train_end: str | None = Field(
+        "2012-12-31", description="Last date of the training split; None means a 70/15/15 split."
+    )
+    val_end: str | None = Field("2015-12-31", description="Last date of the validation split.")
+    fractions: tuple[float, float, float] = Field(
+        (0.7, 0.15, 0.15), description="Train/validation/test fractions when dates are not given."
+    )
+
+
+class FeatureConfig(_Frozen):
+    """TA-Lib feature periods. Every feature is scale-free (see docs/features.md)."""
+
+    adx_period: int = Field(14, ge=2, description="ADX period (Wilder).")
+    slope_period: int = Field(14, ge=2, description="Linear-regression slope period.")
+    persistence_window: int = Field(20, ge=2, description="Trend persistence window.")
+    rsi_period: int = Field(14, ge=2, description="RSI period.")
+    stoch_k: int = Field(14, ge=2, description="Stochastic fast %K period.")
+    stoch_slow: int = Field(3, ge=1, description="Stochastic slow %K smoothing period.")
+    stoch_d: int = Field(3, ge=1, description="Stochastic %D period.")
+    bb_period: int = Field(20, ge=2, description="Bollinger band period.")
+    bb_std: float = Field(2.0, gt=0, description="Bollinger band width in standard deviations.")
+    return_lags: tuple[int, ...] = Field((1, 5, 20), description="Log-return horizons in bars.")
+    vol_window: int = Field(20, ge=2, description="Realised volatility window.")
+
+
+class RegimeConfig(_Frozen):
+    """Rule-based regime thresholds, all scale-free (docs/features.md gives the shares)."""
+
+    window: int = Field(20, ge=5, description="Window of slope and volatility.")
+    trend_threshold: float = Field(
+        0.15, gt=0, description="|slope per bar| / per-bar volatility above which a market trends."
+    )
+    vol_history: int = Field(
+        250, ge=20, description="Bars of the series' own history that set 'normal' volatility."
+    )
+    vol_threshold: float = Field(
+        1.0,
+        gt=0,
+        description="Volatility / its rolling median above which a flat market oscillates.",
+    )
+    min_vol_ratio: float = Field(
+        0.0, ge=0, description="Trends need volatility ratio above this (plan's MIN_VOLATILITY)."
+    )
+
+
+class EnvConfig(_Frozen):
+    """Execution and episode settings shared by the Gymnasium and the batched env."""
+
+    window: int = Field(30, ge=1, description="Bars of features in one observation window.")
+    cost_bps: float = Field(
+        5.0, ge=0, description="Cost per unit of traded notional, in basis points."
+    )
+    allow_short: bool = Field(False, description="If true, 'sell' goes short instead of flat.")
+    fill: Literal["next_open", "close"] = Field(
+        "next_open",
+        description="Decision at bar t fills at the open of t+1 (default) or the close of t.",
+    )
+    episode_len: int = Field(256, ge=2, description="Decision steps per training episode.")
+    reward_scale: float = Field(
+        100.0, gt=0, description="Multiplier from net step return to reward."
+    )
+
+
+class AgentConfig(_Frozen):
+    """Double DQN hyper-parameters."""
+
+    net: Literal["mlp"] = Field("mlp", description="Q-network architecture.")
+    hidden: tuple[int, ...] = Field((128, 128), description="Hidden layer sizes of the MLP.")
+    lr: float = Field(5e-4, gt=0, description="Adam learning rate.")
+    gamma: float = Field(0.99, gt=0, le=1, description="Discount factor.")
+    tau: float = Field(0.005, gt=0, le=1, description="Soft target update rate per gradient step.")
+    batch_size: int = Field(64, ge=1, description="Transitions per gradient step.")
+    train_freq: int = Field(
+        4, ge=1, description="Env steps per gradient step (replay ratio = batch/train_freq)."
+    )
+    buffer_size: int = Field(200_000, ge=1000, description="Replay capacity in transitions.")
+    learning_starts: int = Field(
+        2_000, ge=0, description="Env steps collected before learning starts."
+    )
+    eps_start: float = Field(
+        1.0, ge=0, le=1, description="Initial epsilon of the epsilon-greedy policy."
+    )
+    eps_end: float = Field(0.05, ge=0, le=1, description="Final epsilon.")
+    eps_fraction: float = Field(
+        0.3, gt=0, le=1, description="Share of training over which epsilon decays."
+    )
+    max_grad_norm: float = Field(10.0, gt=0, description="Gradient clipping norm.")
+
+
+BUDGET_STEPS: dict[str, int] = {"tiny": 20_000, "small": 300_000, "full": 3_000_000}
+
+
+class TrainConfig(_Frozen):
+    """Training loop settings."""
+
+    total_steps: int = Field(BUDGET_STEPS["small"], ge=1, description="Environment steps in total.")
+    n_envs: int = Field(16, ge=1, description="Episodes run at once in the batched env.")
+    eval_every: int = Field(20_000, ge=1, description="Env steps between validation backtests.")
+    seed: int = Field(0, description="Seed for every random source.")
+    device: str = Field("auto", description="'auto', 'cpu' or 'cuda[:N]'.")
+    threads: int = Field(0, ge=0, description="torch CPU threads (0: leave torch's default).")
+
+
+class Config(_Frozen):
+    """The whole run: one section per stage."""
+
+    data: DataConfig = DataConfig()
+    features: FeatureConfig = FeatureConfig()
+    regimes: RegimeConfig = RegimeConfig()
+    env: EnvConfig = EnvConfig()
+    agent: AgentConfig = AgentConfig()
+    train: TrainConfig = TrainConfig()
+
+    @classmethod
+    def from_dict(cls, raw: dict, *, source: str = "<config>") -> Config:
+        """Validate a nested dict; errors name the source and the field."""
+        try:
+            return cls.model_validate(raw or {})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(f"{source}: field '{field}': {err['msg']}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Config:
+        """Load a YAML file written by `to_yaml` (or by hand)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file '{path}' not found")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        if raw is not None and not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections (data, env, agent, ...)")
+        return cls.from_dict(raw or {}, source=str(path))
+
+    def to_yaml(self) -> str:
+        """Serialise to YAML (round-trips through `from_yaml`)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    def override(self, **sections: dict) -> Config:
+        """A copy with some fields of some sections replaced, e.g. ``override(train={"seed": 1})``."""
+        raw = self.model_dump(mode="json")
+        for name, fields in sections.items():
+            raw[name] = {**raw[name], **fields}
+        return Config.from_dict(raw)
+
+    def with_budget(self, budget: Budget) -> Config:
+        """Apply a named budget (tiny, small, full) to the training length."""
+        steps = BUDGET_STEPS[budget]
+        return self.override(train={"total_steps": steps, "eval_every": max(steps // 10, 1000)})

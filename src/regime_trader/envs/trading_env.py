@@ -1,0 +1,85 @@
+"""Gymnasium reference env: one episode, one bar per step, the maths from `spec.py`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from regime_trader.config import EnvConfig
+from regime_trader.envs import spec
+from regime_trader.envs.market import MarketData
+
+
+class TradingEnv(gym.Env):
+    """Trade one series bar by bar.
+
+    Observation: ``{"window": float32[W, F], "state": float32[1]}`` — the features of bars
+    ``t-W+1..t`` and the position held. Actions: 0 hold, 1 sell, 2 buy. Reward: the net step
+    return times ``reward_scale``; ``info`` carries ``step_return``, ``equity``, ``cost``, ``t``.
+
+    Args:
+        market: the series.
+        cfg: execution settings.
+        start: first decision bar allowed (default: the first full window).
+        end: last decision bar allowed (default: the last bar with a complete step).
+        random_start: draw each episode's first bar from ``self.np_random`` (episodes of
+            ``cfg.episode_len`` steps); otherwise run from ``start`` to ``end``.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        market: MarketData,
+        cfg: EnvConfig = EnvConfig(),
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        random_start: bool = False,
+    ) -> None:
+        self.market, self.cfg, self.random_start = market, cfg, random_start
+        self.first = max(cfg.window - 1, start or 0)
+        self.last = min(
+            spec.last_decision(len(market), cfg.fill), end if end is not None else 1 << 62
+        )
+        if self.last < self.first:
+            raise ValueError(f"no decision bars between {self.first} and {self.last}")
+        self._features = market.features.cpu().numpy()
+        self._growth = market.growth.cpu().numpy()
+        lo = -1.0 if cfg.allow_short else 0.0
+        self.observation_space = spaces.Dict(
+            {
+                "window": spaces.Box(-np.inf, np.inf, (cfg.window, market.n_features), np.float32),
+                "state": spaces.Box(lo, 1.0, (1,), np.float32),
+            }
+        )
+        self.action_space = spaces.Discrete(spec.N_ACTIONS)
+        self.t, self.stop, self.position, self.equity = self.first, self.last, 0.0, 1.0
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        w = self._features[self.t - self.cfg.window + 1 : self.t + 1]
+        return {"window": w, "state": np.array([self.position], dtype=np.float32)}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        self.t, self.stop = self.first, self.last
+        if self.random_start:
+            span = self.last - self.first - self.cfg.episode_len + 1
+            self.t = self.first + int(self.np_random.integers(0, max(span, 0) + 1))
+            self.stop = min(self.t + self.cfg.episode_len - 1, self.last)
+        self.position, self.equity = 0.0, 1.0
+        return self._obs(), {"t": self.t}
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        new = float(spec.target_position(self.position, int(action), self.cfg.allow_short))
+        cost = float(spec.trade_cost(self.position, new, self.cfg.cost_bps))
+        ret = float(spec.step_return(new, self._growth[self.t], cost))
+        self.equity *= 1.0 + ret
+        self.position = new
+        info = {"t": self.t, "step_return": ret, "cost": cost, "equity": self.equity}
+        truncated = self.t >= self.stop
+        self.t += 1
+        return self._obs(), ret * self.cfg.reward_scale, False, truncated, info

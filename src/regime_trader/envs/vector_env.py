@@ -1,0 +1,102 @@
+"""Batched torch env: N episodes at once on any device, the maths from `spec.py`.
+
+State lives in tensors ``t [N]`` (current decision bar) and ``position [N]``; an observation
+is gathered from `MarketData` by index, so nothing is copied per env.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from regime_trader.config import EnvConfig
+from regime_trader.envs import spec
+from regime_trader.envs.market import MarketData
+
+
+class Transition(NamedTuple):
+    """What one batched step produced, by index (the replay stores exactly this)."""
+
+    t: torch.Tensor  # [N] int64 decision bar
+    position: torch.Tensor  # [N] float32 position before the action
+    action: torch.Tensor  # [N] int64
+    reward: torch.Tensor  # [N] float32
+    next_position: torch.Tensor  # [N] float32
+    done: torch.Tensor  # [N] bool, episode ended (time limit: bootstrap still applies)
+    step_return: torch.Tensor  # [N] float64 net return of the step
+
+
+class VectorTradingEnv:
+    """N independent episodes over bars ``[start, end]`` of one series, auto-reset.
+
+    Args:
+        market: the series (already on the target device).
+        cfg: execution settings (``episode_len`` steps per episode).
+        n_envs: episodes run at once.
+        generator: torch generator for episode starts (on the market's device).
+        start, end: range of decision bars episodes may use.
+    """
+
+    def __init__(
+        self,
+        market: MarketData,
+        cfg: EnvConfig,
+        n_envs: int,
+        *,
+        generator: torch.Generator,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> None:
+        self.market, self.cfg, self.n_envs, self.gen = market, cfg, n_envs, generator
+        self.first = max(cfg.window - 1, start or 0)
+        self.last = min(
+            spec.last_decision(len(market), cfg.fill), end if end is not None else 1 << 62
+        )
+        if self.last < self.first:
+            raise ValueError(f"no decision bars between {self.first} and {self.last}")
+        dev = market.device
+        self.t = torch.zeros(n_envs, dtype=torch.long, device=dev)
+        self.stop = torch.zeros_like(self.t)
+        self.position = torch.zeros(n_envs, dtype=torch.float64, device=dev)
+        self.equity = torch.ones(n_envs, dtype=torch.float64, device=dev)
+        self.reset()
+
+    def reset(self, mask: torch.Tensor | None = None) -> None:
+        """Start new episodes (all, or where ``mask`` is true) at random bars, flat."""
+        if mask is None:
+            mask = torch.ones(self.n_envs, dtype=torch.bool, device=self.t.device)
+        span = max(self.last - self.first - self.cfg.episode_len + 1, 0) + 1
+        starts = self.first + torch.randint(
+            span, (self.n_envs,), generator=self.gen, device=self.t.device
+        )
+        stops = torch.clamp(starts + self.cfg.episode_len - 1, max=self.last)
+        self.t = torch.where(mask, starts, self.t)
+        self.stop = torch.where(mask, stops, self.stop)
+        self.position = torch.where(mask, 0.0, self.position)
+        self.equity = torch.where(mask, 1.0, self.equity)
+
+    def observe(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Current observations: windows ``[N, W, F]`` and agent state ``[N, 1]``."""
+        return self.market.windows(self.t, self.cfg.window), self.position.float().unsqueeze(-1)
+
+    def step(self, action: torch.Tensor) -> Transition:
+        """Apply one action per env, advance one bar, auto-reset finished episodes."""
+        new = spec.target_position(self.position, action, self.cfg.allow_short)
+        cost = spec.trade_cost(self.position, new, self.cfg.cost_bps)
+        ret = spec.step_return(new, self.market.growth[self.t], cost)
+        done = self.t >= self.stop
+        out = Transition(
+            t=self.t.clone(),
+            position=self.position.float(),
+            action=action,
+            reward=(ret * self.cfg.reward_scale).float(),
+            next_position=new.float(),
+            done=done,
+            step_return=ret,
+        )
+        self.equity = self.equity * (1.0 + ret)
+        self.position = new
+        self.t = self.t + 1
+        self.reset(done)
+        return out

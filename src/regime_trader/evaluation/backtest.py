@@ -1,0 +1,131 @@
+"""Backtests: batched greedy inference over a whole period, then vectorized accounting.
+
+The agent state (the position) depends on earlier actions, so the policy is scored for
+every possible position of every bar in one batch (``Q[T, P, A]``); the path is then
+walked with a parallel prefix composition of the per-bar transition tables (log2 T
+vectorized steps, no Python loop over bars).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from regime_trader.config import EnvConfig
+from regime_trader.envs import spec
+from regime_trader.envs.market import MarketData
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Per-decision arrays over the period: step i is the decision at ``index[i]``."""
+
+    index: pd.DatetimeIndex
+    t: np.ndarray  # decision bars (rows of MarketData)
+    positions: np.ndarray  # position held over step i (after the fill)
+    returns: np.ndarray  # net step returns
+    costs: np.ndarray
+    fill_prices: np.ndarray  # price of the fill after decision i
+    actions: np.ndarray | None = None
+
+    @property
+    def equity(self) -> np.ndarray:
+        return np.cumprod(1.0 + self.returns)
+
+
+def decision_range(
+    market: MarketData, window: int, fill: str, start: int, stop: int
+) -> tuple[int, int]:
+    """First and last decision bars inside rows ``[start, stop)`` that have a full window and step."""
+    first = max(start, window - 1)
+    last = min(stop - 1, spec.last_decision(len(market), fill))
+    if last < first:
+        raise ValueError(f"period rows [{start}, {stop}) leave no decision bar with a full window")
+    return first, last
+
+
+def simulate(
+    market: MarketData,
+    positions: np.ndarray,
+    first: int,
+    last: int,
+    cost_bps: float,
+    actions: np.ndarray | None = None,
+) -> BacktestResult:
+    """Account for holding ``positions[i]`` after decision ``first + i`` (starting flat)."""
+    t = np.arange(first, last + 1)
+    growth = market.growth.cpu().numpy()[t]
+    returns, costs = spec.simulate_positions(positions, growth, cost_bps)
+    return BacktestResult(
+        market.index[t], t, np.asarray(positions, float), returns, costs, market.fill[t], actions
+    )
+
+
+def compose_walk(table: np.ndarray, start_state: int) -> np.ndarray:
+    """States visited by ``s[i+1] = table[i, s[i]]`` from ``s[0] = start_state``.
+
+    Returns the state *before* each step, ``[T]``. Uses a Hillis-Steele prefix scan over
+    function composition: after the loop ``prefix[i] = table[i] o ... o table[0]``.
+    """
+    n = len(table)
+    prefix = table.copy()
+    shift = 1
+    while shift < n:
+        prefix[shift:] = np.take_along_axis(prefix[shift:], prefix[:-shift], axis=1)
+        shift *= 2
+    before = np.empty(n, dtype=table.dtype)
+    before[0] = start_state
+    before[1:] = prefix[:-1, start_state]
+    return before
+
+
+@torch.no_grad()
+def score_all_positions(
+    net: nn.Module,
+    market: MarketData,
+    t: np.ndarray,
+    window: int,
+    positions: tuple[float, ...],
+    chunk: int = 8192,
+) -> np.ndarray:
+    """Q-values for every decision bar and every possible position: ``[T, P, A]``."""
+    out = []
+    dev = market.device
+    pos = torch.tensor(positions, dtype=torch.float32, device=dev)
+    n_pos = len(positions)
+    for lo in range(0, len(t), chunk):  # chunks bound memory; not a loop over bars
+        tt = torch.as_tensor(t[lo : lo + chunk], device=dev)
+        win = market.windows(tt, window)
+        win = win.repeat_interleave(n_pos, dim=0)
+        state = pos.repeat(len(tt)).unsqueeze(-1)
+        q = net(win, state)
+        q = q[0] if isinstance(q, tuple) else q
+        out.append(q.float().reshape(len(tt), n_pos, -1).cpu().numpy())
+    return np.concatenate(out)
+
+
+def greedy_backtest(
+    net: nn.Module, market: MarketData, first: int, last: int, cfg: EnvConfig
+) -> BacktestResult:
+    """Run the greedy policy of ``net`` over decision bars ``first..last`` (start flat)."""
+    was_training = net.training
+    net.eval()
+    try:
+        t = np.arange(first, last + 1)
+        states = spec.positions_for(cfg.allow_short)
+        q = score_all_positions(net, market, t, cfg.window, states)
+        greedy = q.argmax(axis=2)  # [T, P]
+        pos_values = np.asarray(states)
+        targets = spec.target_position(pos_values[None, :], greedy, cfg.allow_short)
+        table = np.searchsorted(pos_values, targets).astype(np.int64)  # next state index
+        before = compose_walk(table, states.index(0.0))
+        rows = np.arange(len(t))
+        actions = greedy[rows, before]
+        positions = pos_values[table[rows, before]]
+        return simulate(market, positions, first, last, cfg.cost_bps, actions)
+    finally:
+        net.train(was_training)

@@ -1,0 +1,31 @@
+"""Baseline strategies through the same accounting as the agent: buy-and-hold, SMA crossover."""
+
+from __future__ import annotations
+
+import numpy as np
+import talib
+
+from regime_trader.envs.market import MarketData
+
+
+def buy_and_hold(market: MarketData, first: int, last: int) -> np.ndarray:
+    """Long from the first decision to the end."""
+    return np.ones(last - first + 1)
+
+
+def sma_crossover(
+    market: MarketData, first: int, last: int, fast: int = 50, slow: int = 200
+) -> np.ndarray:
+    """Long while SMA(fast) > SMA(slow) at the decision bar's close, else flat (causal).
+
+    The averages run over the whole series up to each bar, so a period's first decisions
+    already see a full history; bars without enough history are flat.
+    """
+    close = market.close
+    fast_ma = talib.SMA(close, timeperiod=fast)
+    slow_ma = talib.SMA(close, timeperiod=slow)
+    signal = np.nan_to_num(fast_ma, nan=0.0) > np.nan_to_num(slow_ma, nan=np.inf)
+    return signal[first : last + 1].astype(np.float64)
+
+
+BASELINES = {"buy_and_hold": buy_and_hold, "sma_crossover": sma_crossover}

@@ -1,0 +1,57 @@
+"""Run-folder artifacts, written atomically: config, feature spec + scaler, weights, checkpoint.
+
+Weights for inference are `safetensors` (loading never unpickles); the resumable training
+checkpoint is a `torch.save` dict loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from regime_trader.config import Config
+from regime_trader.errors import ConfigError
+from regime_trader.features import Scaler
+from regime_trader.utils.io import atomic_write, atomic_write_json, atomic_write_text
+
+CONFIG, FEATURES, WEIGHTS, CHECKPOINT = (
+    "config.yaml",
+    "features.json",
+    "model.safetensors",
+    "checkpoint.pt",
+)
+
+
+def save_run_spec(run_dir: Path, cfg: Config, scaler: Scaler, lookback: int) -> None:
+    """Write ``config.yaml`` and ``features.json`` (names, lookback, scaler)."""
+    atomic_write_text(run_dir / CONFIG, cfg.to_yaml())
+    atomic_write_json(run_dir / FEATURES, {"lookback": lookback, "scaler": scaler.to_dict()})
+
+
+def save_weights(run_dir: Path, net: nn.Module) -> None:
+    """Atomically write the network's weights as safetensors."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    atomic_write(run_dir / WEIGHTS, lambda p: save_file(state, str(p)))
+
+
+def save_checkpoint(run_dir: Path, state: dict) -> None:
+    """Atomically write a resumable training checkpoint (a torn write never replaces a good one)."""
+    atomic_write(run_dir / CHECKPOINT, lambda p: torch.save(state, p))
+
+
+def load_run(run_dir: str | Path) -> tuple[Config, Scaler, dict[str, torch.Tensor]]:
+    """Read a trained run folder: config, scaler and weights. Errors name the missing file."""
+    run_dir = Path(run_dir)
+    for name in (CONFIG, FEATURES, WEIGHTS):
+        if not (run_dir / name).is_file():
+            raise ConfigError(
+                f"'{run_dir}' is not a trained run folder: '{name}' missing "
+                "(run `regime-trader train --out DIR` first)"
+            )
+    cfg = Config.from_yaml(run_dir / CONFIG)
+    spec = json.loads((run_dir / FEATURES).read_text(encoding="utf-8"))
+    return cfg, Scaler.from_dict(spec["scaler"]), load_file(str(run_dir / WEIGHTS))

@@ -1,0 +1,95 @@
+"""Tests for the self-contained HTML report."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regime_trader.evaluation.metrics import METRIC_KEYS, compute_metrics, trade_table
+from regime_trader.evaluation.report import format_metric, metrics_table_html, write_report
+
+IMG_TAG = '<img alt="'
+DATA_URI = 'src="data:image/png;base64,'
+
+
+def _synthetic(n: int = 300, tz: str | None = "UTC") -> dict[str, object]:
+    rng = np.random.default_rng(0)
+    idx = pd.date_range("2024-01-01", periods=n, freq="h", tz=tz)
+    close = pd.Series(100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n))), index=idx)
+    regimes = pd.Series(np.repeat(rng.integers(-1, 4, n // 20 + 1), 20)[:n], index=idx)
+    positions = np.repeat(rng.choice([-1.0, 0.0, 1.0], n // 10 + 1), 10)[:n]
+    bar_ret = np.r_[close.pct_change().to_numpy()[1:], 0.0]  # step i: close[i] -> close[i+1]
+    returns = positions * bar_ret
+    equity = pd.DataFrame(
+        {"dqn": np.cumprod(1 + returns), "buy & hold": np.cumprod(1 + bar_ret)}, index=idx
+    )
+    metrics = {
+        "dqn": compute_metrics(returns, positions, bars_per_year=24 * 365.25),
+        "buy & hold": compute_metrics(bar_ret, np.ones(n), bars_per_year=24 * 365.25),
+    }
+    trades = trade_table(idx, returns, positions, fill_prices=close.to_numpy())
+    return {
+        "metrics": metrics,
+        "equity": equity,
+        "close": close,
+        "regimes": regimes,
+        "trades": trades,
+    }
+
+
+def test_write_report_self_contained(tmp_path: Path) -> None:
+    parts = _synthetic()
+    out = tmp_path / "sub" / "report.html"
+    t0 = time.perf_counter()
+    written = write_report(out, title="Backtest <AAPL> & co", notes=["fees 1 bp < 2 bp"], **parts)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 5.0
+    assert written == out and out.is_file()
+    text = out.read_text(encoding="utf-8")
+    assert "Backtest &lt;AAPL&gt; &amp; co" in text and "<AAPL>" not in text
+    assert "fees 1 bp &lt; 2 bp" in text
+    assert '<table class="metrics">' in text
+    assert all(f"<th>{k}</th>" in text for k in METRIC_KEYS)
+    assert "buy &amp; hold" in text and ">dqn<" in text
+    assert text.count(DATA_URI) == 3 and text.count(IMG_TAG) == 3
+    assert 'src="http' not in text and "<script" not in text
+    for payload in re.findall(r'base64,([A-Za-z0-9+/=]+)"', text):
+        assert base64.b64decode(payload).startswith(b"\x89PNG\r\n\x1a\n")
+    assert [p.name for p in out.parent.iterdir()] == ["report.html"]  # no temp files left
+
+
+def test_write_report_nan_prices_naive_index_no_trades(tmp_path: Path) -> None:
+    parts = _synthetic(tz=None)
+    trades = parts["trades"].copy()
+    trades[["entry_price", "exit_price"]] = np.nan  # fall back to close
+    path = write_report(tmp_path / "a.html", title="t", **{**parts, "trades": trades})
+    assert path.read_text(encoding="utf-8").count(DATA_URI) == 3
+    no_trades = trades.iloc[0:0]
+    path = write_report(tmp_path / "b.html", title="t", **{**parts, "trades": no_trades})
+    assert path.read_text(encoding="utf-8").count(DATA_URI) == 3
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("total_return", 0.1234, "12.34%"),
+        ("max_drawdown", 0.05, "5.00%"),
+        ("sharpe", 1.23456, "1.23"),
+        ("num_trades", 7, "7"),
+        ("calmar", float("nan"), "n/a"),
+    ],
+)
+def test_format_metric(key: str, value: float, expected: str) -> None:
+    assert format_metric(key, value) == expected
+
+
+def test_metrics_table_rows_and_missing_values() -> None:
+    table = metrics_table_html({"a": {"sharpe": 1.0}, "b": {}})
+    assert table.count("<tr>") == 3
+    assert "1.00" in table and "n/a" in table

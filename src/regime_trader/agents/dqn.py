@@ -24,7 +24,9 @@ class DQNAgent:
         self.cfg = cfg
         self.net = net
         self.target = copy.deepcopy(net).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        # fused Adam: one kernel for all parameters (CPU and CUDA); the default CPU path
+        # loops over parameters in Python.
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True)
         self._online = list(net.parameters())
         self._target = list(self.target.parameters())
 
@@ -38,13 +40,15 @@ class DQNAgent:
 
         ``y = r + gamma * (1 - done) * Q_target(s', argmax_a Q_online(s', a))``
         """
+        n = batch.action.shape[0]
+        # one online pass over [s; s'] (the s' half only selects the next action)
+        q_all = self.net(torch.cat([batch.window, batch.next_window]),
+                         torch.cat([batch.state, batch.next_state]))
         with torch.no_grad():
-            next_online = self.net(batch.next_window, batch.next_state)
-            next_target = self.target(batch.next_window, batch.next_state)
-            best = next_online.argmax(dim=1, keepdim=True)
-            next_q = next_target.gather(1, best).squeeze(1)
+            best = q_all[n:].argmax(dim=1, keepdim=True)
+            next_q = self.target(batch.next_window, batch.next_state).gather(1, best).squeeze(1)
             y = batch.reward + self.cfg.gamma * (1.0 - batch.done) * next_q
-        q = self.net(batch.window, batch.state).gather(1, batch.action.unsqueeze(1)).squeeze(1)
+        q = q_all[:n].gather(1, batch.action.unsqueeze(1)).squeeze(1)
         td = F.smooth_l1_loss(q, y, reduction="none")
         return (td * batch.weights).mean()
 

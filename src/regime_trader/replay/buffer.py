@@ -51,13 +51,13 @@ class ReplayBuffer:
     def gather(self, slots: torch.Tensor, weights: torch.Tensor) -> Batch:
         """Build a `Batch` for the given slots (shared with prioritized samplers)."""
         f = self.storage.get(slots)
-        t = f["t"]
+        both = self.market.windows(f["t"] + 1, self.window + 1)  # bars t-W+1 .. t+1, one gather
         return Batch(
-            window=self.market.windows(t, self.window),
+            window=both[:, :-1],
             state=f["position"].unsqueeze(-1),
             action=f["action"],
             reward=f["reward"],
-            next_window=self.market.windows(t + 1, self.window),
+            next_window=both[:, 1:],
             next_state=f["next_position"].unsqueeze(-1),
             done=f["done"],
             weights=weights,

@@ -29,11 +29,15 @@ class DQNAgent:
         # fused Adam: one kernel for all parameters (CPU and CUDA); the default CPU path
         # loops over parameters in Python.
         self.optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True)
-        self._online = list(net.parameters())
-        self._target = list(self.target.parameters())
+        self._online: list[torch.Tensor] = list(net.parameters())
+        self._target: list[torch.Tensor] = list(self.target.parameters())
         # closed-form gradients for the baseline MLP (same loss; see agents/mlp_grad.py)
         self._adam_state: tuple[list, list, list] | None = None
-        self._fast = MLPGradient(net, self.target, cfg.gamma) if MLPGradient.supports(net) else None
+        self._fast = (
+            MLPGradient(net, self.target, cfg.gamma)  # type: ignore[arg-type]
+            if MLPGradient.supports(net)
+            else None
+        )
 
     @torch.no_grad()
     def q_values(self, window: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
@@ -91,7 +95,7 @@ class DQNAgent:
         exp_avgs, exp_avg_sqs, steps = self._adam_state
         adam_functional(
             self._online,
-            [p.grad for p in self._online],
+            [p.grad for p in self._online],  # type: ignore[misc]
             exp_avgs,
             exp_avg_sqs,
             [],

@@ -58,7 +58,7 @@ class MarketData:
             features=torch.as_tensor(np.asarray(features, np.float32), device=device),
             growth=torch.as_tensor(growth, device=device),
             regimes=torch.as_tensor(np.asarray(regimes, np.int64), device=device),
-            index=ohlcv.index,
+            index=pd.DatetimeIndex(ohlcv.index),
             open=open_,
             close=close,
             fill=fills,

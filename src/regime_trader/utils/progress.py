@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
+from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -15,10 +16,15 @@ class TrainProgress:
     def __init__(self, total: int, *, enabled: bool = True, description: str = "training") -> None:
         self.enabled = enabled and sys.stderr.isatty()
         self.total, self.description = total, description
-        self.fields = {"rate": 0.0, "eps": 1.0, "loss": float("nan"), "val_sharpe": float("nan")}
+        self.fields: dict[str, Any] = {
+            "rate": 0.0,
+            "eps": 1.0,
+            "loss": float("nan"),
+            "val_sharpe": float("nan"),
+        }
         self._start = time.perf_counter()
         self._progress: Progress | None = None
-        self._task = None
+        self._task: Any = None
 
     def __enter__(self) -> TrainProgress:
         self._start = time.perf_counter()

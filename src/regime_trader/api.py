@@ -47,11 +47,21 @@ def load_config(
     return cfg
 
 
-def feature_frame(source: str) -> pd.DataFrame:
-    """Raw (unscaled) features of a series, warm-up dropped, plus the ``regime`` label."""
+def feature_frame(source: str, timeframes: str | None = None) -> pd.DataFrame:
+    """Raw (unscaled) features of a series, warm-up dropped, plus the ``regime`` label.
+
+    With ``timeframes`` (e.g. ``"5min,60min"``), features of coarser bars are joined causally
+    as ``name@tf`` columns (NaN until a coarse bar has closed and its warm-up has passed).
+    """
     df = load_ohlcv(source)
     fs = build_features(df)
     frame = fs.to_frame()
+    if timeframes:
+        from regime_trader.features.timeframes import multi_timeframe_features, parse_timeframes
+
+        multi = multi_timeframe_features(df, parse_timeframes(timeframes))
+        extra = [c for c in multi.columns if "@" in c]
+        frame = frame.join(multi[extra])
     frame["regime"] = classify_regimes(df)[fs.lookback :]
     return frame
 

@@ -43,7 +43,7 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Bundled datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 120)
 
 BudgetOpt = Annotated[
     str, typer.Option(help="Training budget: tiny (<1 min), small (minutes), full.")
@@ -73,11 +73,17 @@ def features(
         str, typer.Argument(help="A CSV/CSV.gz/Parquet file or a bundled dataset name.")
     ],
     out_path: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
+    timeframes: Annotated[
+        str | None,
+        typer.Option(
+            help="Coarser timeframes joined causally, e.g. 5min,60min (intraday) or W,ME (daily)."
+        ),
+    ] = None,
 ) -> None:
     """Compute raw (unscaled) features plus a `regime` column, indexed by timestamp."""
     from regime_trader.data import save_frame
 
-    frame = api.feature_frame(input)
+    frame = api.feature_frame(input, timeframes)
     save_frame(frame, out_path)
     out.print(f"wrote {len(frame):,} rows x {frame.shape[1]} columns to {out_path}")
 
@@ -108,6 +114,34 @@ def regimes(
             raise RegimeTraderError(f"--plot must end in .png, got '{plot}'")
         save_regime_plot(plot, api.load_ohlcv(input)["close"].loc[frame.index], frame["regime"])
         out.print(f"wrote {plot}")
+
+
+scenarios_app = typer.Typer(help="Synthetic scenarios with known regimes.", no_args_is_help=True)
+app.add_typer(scenarios_app, name="scenarios")
+
+
+@scenarios_app.command("generate")
+def scenarios_generate(
+    kind: Annotated[
+        str, typer.Argument(help="uptrend, downtrend, plateau, oscillating or switching.")
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
+    bars: Annotated[int, typer.Option(help="Number of bars.", min=2)] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 0,
+) -> None:
+    """Generate OHLCV bars of one scenario plus its `true_regime` column."""
+    import numpy as np
+
+    from regime_trader.data import save_frame
+    from regime_trader.scenarios import SCENARIO_KINDS, generate
+
+    if kind not in SCENARIO_KINDS:
+        raise RegimeTraderError(
+            f"unknown scenario '{kind}'; choose one of {', '.join(SCENARIO_KINDS)}"
+        )
+    frame = generate(kind, bars, rng=np.random.default_rng(seed))
+    save_frame(frame, out_path)
+    out.print(f"wrote {len(frame):,} {kind} bars to {out_path}")
 
 
 @app.command("train")
@@ -161,7 +195,10 @@ def demo(
 ) -> None:
     """The main job: train on S&P 500 1999-2012, validate 2013-2015, test 2016-2018."""
     res = api.demo_run(_budget(budget), out_root=out_root, seed=seed, progress=not quiet)  # type: ignore[arg-type]
-    print_metrics(res.test.metrics, title="Test 2016-2018 (S&P 500, daily)")
+    idx = res.test.close.index
+    print_metrics(
+        res.test.metrics, title=f"Test {idx[0].date()} to {idx[-1].date()} (S&P 500, daily)"
+    )
     print_per_regime(res.test.per_regime)
     t = res.train
     out.print(
@@ -175,18 +212,20 @@ def print_metrics(metrics: dict[str, dict[str, float]], title: str = "Backtest")
     """A rich table: one row per strategy."""
     from regime_trader.evaluation.report import format_metric
 
-    keys = [
-        "total_return",
-        "cagr",
-        "sharpe",
-        "sortino",
-        "max_drawdown",
-        "calmar",
-        "win_rate",
-        "num_trades",
-        "exposure",
-    ]
-    table = Table("strategy", *keys, title=title)
+    labels = {
+        "total_return": "return",
+        "cagr": "CAGR",
+        "sharpe": "Sharpe",
+        "sortino": "Sortino",
+        "max_drawdown": "max DD",
+        "calmar": "Calmar",
+        "win_rate": "win rate",
+        "num_trades": "trades",
+        "exposure": "exposure",
+        "turnover": "turnover/yr",
+    }
+    keys = list(labels)
+    table = Table("strategy", *(labels[k] for k in keys), title=title)
     for name, m in metrics.items():
         table.add_row(name, *(format_metric(k, m[k]) for k in keys))
     out.print(table)

@@ -96,6 +96,11 @@ class AgentConfig(_Frozen):
     """Double DQN hyper-parameters."""
 
     net: Literal["mlp"] = Field("mlp", description="Q-network architecture.")
+    regime_loss_weight: float = Field(
+        0.1,
+        ge=0,
+        description="Weight of the regime detector's cross-entropy (nets with a detector).",
+    )
     hidden: tuple[int, ...] = Field((128, 128), description="Hidden layer sizes of the MLP.")
     lr: float = Field(5e-4, gt=0, description="Adam learning rate.")
     gamma: float = Field(0.99, gt=0, le=1, description="Discount factor.")

@@ -14,6 +14,20 @@ from regime_trader.config import AgentConfig
 from regime_trader.types import Batch
 
 
+def split_output(out: torch.Tensor | tuple) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(q, regime_logits)`` from a network's output (logits None for plain Q-networks)."""
+    if isinstance(out, tuple):
+        return out[0], out[1]
+    return out, None
+
+
+def regime_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over bars with a known regime (label >= 0); no host sync."""
+    known = labels >= 0
+    ce = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")
+    return (ce * known).sum() / known.sum().clamp(min=1)
+
+
 class DQNAgent:
     """Online and target networks with Adam and Polyak (soft, rate ``tau``) target updates.
 
@@ -42,25 +56,34 @@ class DQNAgent:
     @torch.no_grad()
     def q_values(self, window: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Q-values of the online network, without gradients."""
-        return self.net(window, state)
+        return split_output(self.net(window, state))[0]
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Weighted Huber TD loss with the double-DQN target.
 
-        ``y = r + gamma * (1 - done) * Q_target(s', argmax_a Q_online(s', a))``
+        ``y = r + gamma * (1 - done) * Q_target(s', argmax_a Q_online(s', a))``. Networks with a
+        regime detector (returning ``(q, regime_logits)``) add ``regime_loss_weight`` times the
+        cross-entropy against the rule-based labels (bars labelled -1 are ignored).
         """
         n = batch.action.shape[0]
         # one online pass over [s; s'] (the s' half only selects the next action)
-        q_all = self.net(
-            torch.cat([batch.window, batch.next_window]), torch.cat([batch.state, batch.next_state])
+        q_all, logits = split_output(
+            self.net(
+                torch.cat([batch.window, batch.next_window]),
+                torch.cat([batch.state, batch.next_state]),
+            )
         )
         with torch.no_grad():
             best = q_all[n:].argmax(dim=1, keepdim=True)
-            next_q = self.target(batch.next_window, batch.next_state).gather(1, best).squeeze(1)
+            next_q = split_output(self.target(batch.next_window, batch.next_state))[0]
+            next_q = next_q.gather(1, best).squeeze(1)
             y = batch.reward + self.cfg.gamma * (1.0 - batch.done) * next_q
         q = q_all[:n].gather(1, batch.action.unsqueeze(1)).squeeze(1)
         td = F.smooth_l1_loss(q, y, reduction="none")
-        return (td * batch.weights).mean()
+        loss = (td * batch.weights).mean()
+        if logits is not None and self.cfg.regime_loss_weight > 0:
+            loss = loss + self.cfg.regime_loss_weight * regime_loss(logits[:n], batch.regime)
+        return loss
 
     def update(self, batch: Batch) -> torch.Tensor:
         """One gradient step then one soft target update; returns the loss (a tensor, no sync)."""

@@ -129,3 +129,28 @@ def greedy_backtest(
         return simulate(market, positions, first, last, cfg.cost_bps, actions)
     finally:
         net.train(was_training)
+
+
+@torch.no_grad()
+def regime_accuracy(
+    net: nn.Module, market: MarketData, first: int, last: int, window: int, chunk: int = 8192
+) -> float | None:
+    """Share of bars ``first..last`` (with a known label) whose detected regime equals the
+    rule-based label; None for networks without a regime detector."""
+    was_training = net.training
+    net.eval()
+    try:
+        hits, known = 0, 0
+        dev = market.device
+        for lo in range(first, last + 1, chunk):  # chunks bound memory; not a loop over bars
+            tt = torch.arange(lo, min(lo + chunk, last + 1), device=dev)
+            out = net(market.windows(tt, window), torch.zeros(len(tt), 1, device=dev))
+            if not isinstance(out, tuple):
+                return None
+            labels = market.regimes[tt]
+            mask = labels >= 0
+            hits += int(((out[1].argmax(dim=1) == labels) & mask).sum())
+            known += int(mask.sum())
+        return hits / known if known else None
+    finally:
+        net.train(was_training)

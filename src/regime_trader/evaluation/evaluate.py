@@ -15,6 +15,7 @@ from regime_trader.evaluation.backtest import (
     BacktestResult,
     decision_range,
     greedy_backtest,
+    regime_accuracy,
     simulate,
 )
 from regime_trader.evaluation.baselines import BASELINES
@@ -58,6 +59,9 @@ def evaluate_period(
     }
     per_regime = {k: per_regime_returns(r.returns, regimes) for k, r in results.items()}
     close = pd.Series(market.close[first : last + 1], index=market.index[first : last + 1])
+    accuracy = regime_accuracy(net, market, first, last, cfg.env.window)
+    if accuracy is not None:  # networks with a regime detector report it beside their metrics
+        metrics[STRATEGY]["regime_accuracy"] = accuracy
     return Evaluation(results, metrics, per_regime, regimes, close)
 
 

@@ -16,18 +16,12 @@ from regime_trader.envs import spec
 from regime_trader.envs.spec import BUY, HOLD, SELL
 from regime_trader.envs.trading_env import TradingEnv
 
-
 CHECK_CASES = [
     (False, False, "next_open"),
     (False, True, "next_open"),
     (True, False, "next_open"),
     (True, True, "close"),
 ]
-SHARED_OBS_BUG = (
-    "src bug: TradingEnv._obs returns a view of MarketData.features (a NumPy view of the "
-    "torch tensor), so successive observations share memory and writing into an observation "
-    "corrupts the market data; check_env rejects it"
-)
 
 
 class _CopyObs(gym.ObservationWrapper):
@@ -47,7 +41,6 @@ def _check(env: gym.Env) -> None:
         check_env(env, skip_render_check=True)
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_OBS_BUG)
 @pytest.mark.parametrize(("allow_short", "random_start", "fill"), CHECK_CASES)
 def test_check_env_passes(market_factory, allow_short: bool, random_start: bool, fill: str) -> None:
     m = market_factory(120, 4, seed=1, fill=fill)
@@ -55,7 +48,6 @@ def test_check_env_passes(market_factory, allow_short: bool, random_start: bool,
     _check(TradingEnv(m, cfg, random_start=random_start))
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_OBS_BUG)
 def test_check_env_on_prepared_market(market, frac_config) -> None:
     _check(TradingEnv(market, frac_config.env.model_copy(update={"allow_short": True})))
 
@@ -70,7 +62,6 @@ def test_check_env_passes_when_observations_are_copied(
     _check(_CopyObs(TradingEnv(m, cfg, random_start=random_start)))
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_OBS_BUG)
 def test_writing_into_an_observation_leaves_market_data_intact(market_factory) -> None:
     m = market_factory(50, 2, seed=4)
     before = m.features.clone()

@@ -71,7 +71,9 @@ def _check_parity(market, cfg: EnvConfig, starts, stops, actions: np.ndarray) ->
 
 @settings(max_examples=25, deadline=None)
 @given(
-    seed=st.integers(0, 2**31 - 1), allow_short=st.booleans(), fill=st.sampled_from(["next_open", "close"])
+    seed=st.integers(0, 2**31 - 1),
+    allow_short=st.booleans(),
+    fill=st.sampled_from(["next_open", "close"]),
 )
 def test_parity_single_env(market_factory, seed: int, allow_short: bool, fill: str) -> None:
     m = market_factory(90, 3, seed=seed % 97, fill=fill)

@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 from regime_trader.envs import spec
 from regime_trader.envs.spec import BUY, HOLD, SELL
 
+
 def _t64(x: float) -> torch.Tensor:
     return torch.tensor(x, dtype=torch.float64)
 
@@ -140,12 +141,8 @@ def test_positions_from_actions_matches_loop(
 
 def test_positions_from_actions_examples() -> None:
     a = np.array([HOLD, BUY, HOLD, HOLD, SELL, HOLD, BUY, BUY])
-    np.testing.assert_array_equal(
-        spec.positions_from_actions(a, False), [0, 1, 1, 1, 0, 0, 1, 1]
-    )
-    np.testing.assert_array_equal(
-        spec.positions_from_actions(a, True), [0, 1, 1, 1, -1, -1, 1, 1]
-    )
+    np.testing.assert_array_equal(spec.positions_from_actions(a, False), [0, 1, 1, 1, 0, 0, 1, 1])
+    np.testing.assert_array_equal(spec.positions_from_actions(a, True), [0, 1, 1, 1, -1, -1, 1, 1])
     np.testing.assert_array_equal(
         spec.positions_from_actions(np.array([HOLD, HOLD, SELL]), False, initial=1.0), [1, 1, 0]
     )

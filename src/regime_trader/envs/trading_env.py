@@ -60,7 +60,9 @@ class TradingEnv(gym.Env):
         self.t, self.stop, self.position, self.equity = self.first, self.last, 0.0, 1.0
 
     def _obs(self) -> dict[str, np.ndarray]:
-        w = self._features[self.t - self.cfg.window + 1 : self.t + 1]
+        w = self._features[
+            self.t - self.cfg.window + 1 : self.t + 1
+        ].copy()  # never alias market data
         return {"window": w, "state": np.array([self.position], dtype=np.float32)}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:

@@ -26,6 +26,7 @@ from regime_trader.evaluation.metrics import (
     trade_table,
 )
 from regime_trader.evaluation.report import write_report
+from regime_trader.utils.dates import rows_between
 from regime_trader.utils.io import atomic_write, atomic_write_json
 
 STRATEGY = "strategy"
@@ -67,15 +68,7 @@ def evaluate_period(
 
 def period_rows(market: MarketData, start: str | None, end: str | None) -> tuple[int, int]:
     """Row range ``[lo, hi)`` of bars between two inclusive dates."""
-    idx = market.index
-    lo = 0 if start is None else int(idx.searchsorted(_utc(start)))
-    hi = len(idx) if end is None else int(idx.searchsorted(_utc(end) + pd.Timedelta(days=1)))
-    return lo, hi
-
-
-def _utc(value: str) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return rows_between(market.index, start, end)
 
 
 def decision_bounds(market: MarketData, cfg: Config, lo: int, hi: int) -> tuple[int, int]:

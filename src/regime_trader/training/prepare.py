@@ -14,6 +14,7 @@ from regime_trader.envs.market import MarketData
 from regime_trader.errors import DataError
 from regime_trader.features import FeatureSet, Scaler, build_features
 from regime_trader.regimes import classify_regimes
+from regime_trader.utils.dates import rows_between
 
 
 @dataclass(frozen=True)
@@ -28,25 +29,15 @@ class Prepared:
 
 
 def load_frame(cfg: Config, ohlcv: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The configured series, cut to ``data.start``/``data.end``."""
+    """The configured series, cut to ``data.start``/``data.end`` (inclusive)."""
     df = load_ohlcv(cfg.data.source) if ohlcv is None else ohlcv
     start, end = cfg.data.start, cfg.data.end
     if start or end:
-        df = df.loc[_day(start, df) : _day(end, df, end=True)]
+        lo, hi = rows_between(pd.DatetimeIndex(df.index), start, end)
+        df = df.iloc[lo:hi]
         if df.empty:
             raise DataError(f"{cfg.data.source}: no bars between {start} and {end}")
     return df
-
-
-def _day(value: str | None, df: pd.DataFrame, *, end: bool = False) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except ValueError:
-        raise DataError(f"'{value}' is not a date; use YYYY-MM-DD") from None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns") if end and ts == ts.normalize() else ts
 
 
 def prepare(

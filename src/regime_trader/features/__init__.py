@@ -20,3 +20,20 @@ __all__ = [
     "linreg_slope_frac",
     "trend_persistence",
 ]
+
+# Multi-timeframe (causal) and streaming features.
+from regime_trader.features.streaming import FeaturePipeline  # noqa: E402
+from regime_trader.features.timeframes import (  # noqa: E402
+    multi_timeframe_features,
+    multi_timeframe_names,
+    parse_timeframes,
+    resample_ohlcv,
+)
+
+__all__ += [
+    "FeaturePipeline",
+    "multi_timeframe_features",
+    "multi_timeframe_names",
+    "parse_timeframes",
+    "resample_ohlcv",
+]

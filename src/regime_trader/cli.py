@@ -154,11 +154,21 @@ def train_cmd(
         str | None, typer.Option(help="Dataset name or file (overrides the config).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (overrides the config).")] = None,
-    budget: BudgetOpt = "small",
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="tiny (<1 min), small (minutes), full; overrides the config's train.total_steps."
+        ),
+    ] = None,
+    net: Annotated[
+        str | None, typer.Option(help="mlp, enhanced or ensemble (overrides the config).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a double-DQN agent; keeps the weights with the best validation Sharpe."""
-    cfg = api.load_config(config, data=data, seed=seed, budget=_budget(budget))  # type: ignore[arg-type]
+    cfg = api.load_config(
+        config, data=data, seed=seed, budget=_budget(budget) if budget else None, net=net
+    )  # type: ignore[arg-type]
     res = api.train_run(cfg, out_dir, progress=not quiet)
     out.print(
         f"trained {res.env_steps:,} env steps ({res.updates:,} updates) in {res.seconds:.1f} s "
@@ -196,16 +206,28 @@ def demo(
     """The main job: train on S&P 500 1999-2012, validate 2013-2015, test 2016-2018."""
     res = api.demo_run(_budget(budget), out_root=out_root, seed=seed, progress=not quiet)  # type: ignore[arg-type]
     idx = res.test.close.index
-    print_metrics(
-        res.test.metrics, title=f"Test {idx[0].date()} to {idx[-1].date()} (S&P 500, daily)"
-    )
-    print_per_regime(res.test.per_regime)
-    t = res.train
+    metrics = {"mlp (baseline)": res.test.metrics["strategy"]}
+    per_regime = {"mlp (baseline)": res.test.per_regime["strategy"]}
+    if res.enhanced is not None:
+        metrics["enhanced"] = res.enhanced[1].metrics["strategy"]
+        per_regime["enhanced"] = res.enhanced[1].per_regime["strategy"]
+    for name in ("buy_and_hold", "sma_crossover"):
+        metrics[name], per_regime[name] = res.test.metrics[name], res.test.per_regime[name]
+    print_metrics(metrics, title=f"Test {idx[0].date()} to {idx[-1].date()} (S&P 500, daily)")
+    print_per_regime(per_regime)
+    for label, (t, ev) in [
+        ("mlp", (res.train, res.test)),
+        *([("enhanced", res.enhanced)] if res.enhanced else []),
+    ]:
+        acc = ev.metrics["strategy"].get("regime_accuracy")
+        acc_text = f"; test regime accuracy {acc:.1%}" if acc is not None else ""
+        out.print(
+            f"{label}: {t.env_steps:,} env steps in {t.seconds:.1f} s ({t.steps_per_second:,.0f} steps/s); "
+            f"best validation Sharpe {t.best_val_sharpe:.2f}{acc_text}"
+        )
     out.print(
-        f"training: {t.env_steps:,} env steps in {t.seconds:.1f} s ({t.steps_per_second:,.0f} steps/s); "
-        f"best validation Sharpe {t.best_val_sharpe:.2f}; demo took {res.seconds:.0f} s"
+        f"demo took {res.seconds:.0f} s; run folder: {res.run_dir} (report.html; enhanced/report.html)"
     )
-    out.print(f"run folder: {res.run_dir}  (report: {res.run_dir / 'report.html'})")
 
 
 def print_metrics(metrics: dict[str, dict[str, float]], title: str = "Backtest") -> None:

@@ -95,13 +95,23 @@ class EnvConfig(_Frozen):
 class AgentConfig(_Frozen):
     """Double DQN hyper-parameters."""
 
-    net: Literal["mlp"] = Field("mlp", description="Q-network architecture.")
+    net: Literal["mlp", "enhanced", "ensemble"] = Field(
+        "mlp",
+        description="Q-network: baseline MLP, EnhancedDQN or EnsembleTrader (docs/architecture.md).",
+    )
+    d_model: int = Field(64, ge=4, description="EnhancedDQN width (embedding, pathways, LSTM).")
+    heads: int = Field(4, ge=1, description="EnhancedDQN attention heads (must divide d_model).")
+    ensemble_mode: Literal["weighted", "switching"] = Field(
+        "weighted", description="How EnsembleTrader combines its specialists while training."
+    )
     regime_loss_weight: float = Field(
         0.1,
         ge=0,
         description="Weight of the regime detector's cross-entropy (nets with a detector).",
     )
-    hidden: tuple[int, ...] = Field((128, 128), description="Hidden layer sizes of the MLP.")
+    hidden: tuple[int, ...] = Field(
+        (128, 128), description="Hidden layer sizes of the MLP (net: mlp)."
+    )
     lr: float = Field(5e-4, gt=0, description="Adam learning rate.")
     gamma: float = Field(0.99, gt=0, le=1, description="Discount factor.")
     tau: float = Field(0.005, gt=0, le=1, description="Soft target update rate per gradient step.")

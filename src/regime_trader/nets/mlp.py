@@ -45,4 +45,20 @@ def build_net(cfg: AgentConfig, window: int, n_features: int) -> nn.Module:
     """The network named by ``cfg.net``."""
     if cfg.net == "mlp":
         return MLPQNet(window, n_features, 1, tuple(cfg.hidden))
+    if cfg.net == "enhanced":
+        from regime_trader.nets.enhanced_dqn import EnhancedDQN
+
+        return EnhancedDQN(
+            window,
+            n_features,
+            1,
+            d_model=cfg.d_model,
+            heads=cfg.heads,
+            lstm_hidden=cfg.d_model,
+            lstm_layers=2,
+        )
+    if cfg.net == "ensemble":
+        from regime_trader.nets.ensemble import EnsembleTrader
+
+        return EnsembleTrader(window, n_features, 1, mode=cfg.ensemble_mode)
     raise ValueError(f"unknown net {cfg.net!r}")

@@ -14,7 +14,7 @@ from regime_trader.agents import DQNAgent, linear_epsilon
 from regime_trader.agents.exploration import epsilon_greedy
 from regime_trader.config import Config
 from regime_trader.envs.vector_env import VectorTradingEnv
-from regime_trader.evaluation.backtest import decision_range, greedy_backtest
+from regime_trader.evaluation.backtest import decision_range, greedy_backtest, regime_accuracy
 from regime_trader.evaluation.metrics import bars_per_year, compute_metrics
 from regime_trader.nets import build_net
 from regime_trader.replay import ReplayBuffer
@@ -46,9 +46,13 @@ def validate(agent: DQNAgent, data: Prepared, cfg: Config) -> dict[str, float]:
         data.market, cfg.env.window, cfg.env.fill, data.split.val.start, data.split.val.stop
     )
     res = greedy_backtest(agent.net, data.market, first, last, cfg.env)
-    return compute_metrics(
+    metrics = compute_metrics(
         res.returns, res.positions, bars_per_year=bars_per_year(data.market.index)
     )
+    accuracy = regime_accuracy(agent.net, data.market, first, last, cfg.env.window)
+    if accuracy is not None:
+        metrics["regime_accuracy"] = accuracy
+    return metrics
 
 
 def train(
@@ -116,6 +120,8 @@ def train(
                     "eval/val_sharpe": val["sharpe"],
                     "eval/val_total_return": val["total_return"],
                 }
+                if "regime_accuracy" in val:
+                    record["eval/val_regime_accuracy"] = val["regime_accuracy"]
                 log.write(json.dumps(record) + "\n")
                 log.flush()
                 if val["sharpe"] > best:

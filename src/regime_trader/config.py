@@ -133,6 +133,89 @@ class AgentConfig(_Frozen):
     max_grad_norm: float = Field(10.0, gt=0, description="Gradient clipping norm.")
 
 
+class RewardConfig(_Frozen):
+    """Reward shaping (plan Phase 3). Terms are in return units, before ``env.reward_scale``."""
+
+    kind: Literal["pnl", "regime"] = Field(
+        "pnl",
+        description="'pnl': net step return; 'regime': the plan's regime-aware reward (docs/rewards.md).",
+    )
+    uptrend_scale: float = Field(
+        1.5, ge=0, description="Multiplier of the step return in an uptrend."
+    )
+    missed_uptrend_penalty: float = Field(
+        2e-4, ge=0, description="Penalty per step spent out of the market during an uptrend."
+    )
+    downtrend_positive_scale: float = Field(
+        1.5, ge=0, description="Multiplier of gains in a downtrend."
+    )
+    downtrend_negative_scale: float = Field(
+        0.75, ge=0, description="Multiplier of losses in a downtrend."
+    )
+    cost_scale: float = Field(
+        1.0, ge=0, description="Extra multiple of the env's own trading cost (0: none)."
+    )
+    overtrading_window: int = Field(
+        20, ge=1, description="Recent steps in which trades are counted."
+    )
+    max_trades: int = Field(
+        4, ge=0, description="Trades allowed in the window before the penalty applies."
+    )
+    overtrading_penalty: float = Field(
+        5e-4, ge=0, description="Penalty per step while over the limit."
+    )
+
+
+class ReplayConfig(_Frozen):
+    """Replay sampling over index storage."""
+
+    kind: Literal["uniform", "prioritized", "regime"] = Field(
+        "uniform",
+        description="Uniform, prioritized (sum tree) or regime-aware (per-regime trees, quotas).",
+    )
+    alpha: float = Field(0.6, ge=0, le=1, description="Priority exponent (0: uniform).")
+    beta_start: float = Field(
+        0.4, ge=0, le=1, description="Importance-weight exponent at the start."
+    )
+    beta_end: float = Field(
+        1.0, ge=0, le=1, description="Importance-weight exponent at the end of training."
+    )
+    priority_eps: float = Field(
+        1e-3, gt=0, description="Added to |TD error| so no priority is zero."
+    )
+    regime_quotas: tuple[float, float, float, float] = Field(
+        (0.25, 0.25, 0.25, 0.25),
+        description="Share of each batch drawn from uptrend, downtrend, plateau, oscillating transitions.",
+    )
+
+
+class CurriculumConfig(_Frozen):
+    """Curriculum from simple synthetic scenarios to the full real series (plan Phase 3)."""
+
+    enabled: bool = Field(
+        False, description="Train through the plan's four stages instead of real data only."
+    )
+    stage_fractions: tuple[float, float, float, float] = Field(
+        (0.1, 0.2, 0.3, 0.4),
+        description="Share of training steps in Basic, Intermediate, Advanced, Expert.",
+    )
+    synthetic_bars: int = Field(
+        2_000, ge=300, description="Bars of each synthetic scenario series."
+    )
+
+
+class TrackingConfig(_Frozen):
+    """Experiment tracking: MLflow when installed, else JSON lines in the run folder."""
+
+    backend: Literal["auto", "mlflow", "jsonl", "none"] = Field(
+        "auto", description="'auto': MLflow if importable, else JSON lines."
+    )
+    uri: str | None = Field(
+        None, description="MLflow tracking URI (default: SQLite file runs/mlflow.db)."
+    )
+    experiment: str = Field("regime-trader", description="MLflow experiment name.")
+
+
 BUDGET_STEPS: dict[str, int] = {"tiny": 20_000, "small": 300_000, "full": 3_000_000}
 
 
@@ -159,6 +242,10 @@ class Config(_Frozen):
     regimes: RegimeConfig = RegimeConfig()
     env: EnvConfig = EnvConfig()
     agent: AgentConfig = AgentConfig()
+    reward: RewardConfig = RewardConfig()
+    replay: ReplayConfig = ReplayConfig()
+    curriculum: CurriculumConfig = CurriculumConfig()
+    tracking: TrackingConfig = TrackingConfig()
     train: TrainConfig = TrainConfig()
 
     @classmethod

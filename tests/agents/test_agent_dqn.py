@@ -68,8 +68,10 @@ def test_double_dqn_loss_matches_hand_computation() -> None:
     y = [0.5 + gamma * next_q[0], -1.0 + gamma * next_q[1], 2.0]  # third is terminal
     w = [1.0, 0.5, 2.0]
     want = np.mean([wi * _huber(q - yi) for wi, q, yi in zip(w, q_sa, y, strict=True)])
-    got = agent.loss(b)
+    got, td_abs = agent.loss(b)
     assert got.shape == ()
+    expected_td = [abs(q - yi) for q, yi in zip(q_sa, y, strict=True)]
+    np.testing.assert_allclose(td_abs.numpy(), expected_td, rtol=1e-5)
     assert float(got.detach()) == pytest.approx(want, rel=1e-6)
     vanilla_y = [0.5 + gamma * 8.0, -1.0 + gamma * 13.0, 2.0]
     vanilla = np.mean([wi * _huber(q - yi) for wi, q, yi in zip(w, q_sa, vanilla_y, strict=True)])
@@ -87,7 +89,7 @@ def test_loss_small_td_errors_use_the_quadratic_branch() -> None:
     )
     # q_sa = 3.0, 1.5, 2.5; y = reward (terminal) -> errors 0.2, 0.3, 0.2
     want = np.mean([0.5 * 0.2**2, 0.5 * 0.3**2, 0.5 * 0.2**2])
-    assert float(agent.loss(b).detach()) == pytest.approx(want, rel=1e-5)
+    assert float(agent.loss(b)[0].detach()) == pytest.approx(want, rel=1e-5)
 
 
 def test_soft_update_moves_target_by_tau() -> None:
@@ -122,8 +124,8 @@ def test_update_changes_online_and_moves_target() -> None:
     b = _batch()._replace(weights=torch.ones(3))
     online0 = [p.detach().clone() for p in agent.net.parameters()]
     target0 = [p.detach().clone() for p in agent.target.parameters()]
-    loss = agent.update(b)
-    assert not loss.requires_grad
+    loss, td_abs = agent.update(b)
+    assert not loss.requires_grad and td_abs.shape == (3,)
     for o0, t0, o1, t1 in zip(
         online0, target0, agent.net.parameters(), agent.target.parameters(), strict=True
     ):

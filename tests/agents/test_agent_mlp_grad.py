@@ -41,12 +41,13 @@ def test_gradients_match_autograd(hidden):
         for p in agent.target.parameters():
             p.add_(0.1 * torch.randn(p.shape, generator=gen))
     batch = _batch(gen)
-    loss_auto = agent.loss(batch)
+    loss_auto, td_auto = agent.loss(batch)
     agent.optimizer.zero_grad(set_to_none=True)
     loss_auto.backward()
     auto = [p.grad.clone() for p in net.parameters()]
-    fast_loss = MLPGradient(net, agent.target, 0.9)(batch)
+    fast_loss, fast_td = MLPGradient(net, agent.target, 0.9)(batch)
     torch.testing.assert_close(fast_loss, loss_auto.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast_td, td_auto, rtol=1e-5, atol=1e-6)
     for a, p in zip(auto, net.parameters(), strict=True):
         torch.testing.assert_close(p.grad, a, rtol=1e-4, atol=1e-6)
 

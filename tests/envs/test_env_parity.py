@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regime_trader.config import EnvConfig
+from regime_trader.config import EnvConfig, RewardConfig
 from regime_trader.envs import spec
 from regime_trader.envs.trading_env import TradingEnv
 from regime_trader.envs.vector_env import VectorTradingEnv
@@ -27,13 +27,18 @@ def _assert_obs_equal(gym_obs: dict, window: torch.Tensor, state: torch.Tensor) 
     np.testing.assert_array_equal(gym_obs["state"], state.numpy())
 
 
-def _check_parity(market, cfg: EnvConfig, starts, stops, actions: np.ndarray) -> None:
+def _check_parity(
+    market, cfg: EnvConfig, starts, stops, actions: np.ndarray, reward: RewardConfig | None = None
+) -> None:
     """Pin each batched episode to ``[start, stop]`` and compare with one Gym env per episode."""
     n = len(starts)
-    vec = VectorTradingEnv(market, cfg, n, generator=_gen(0))
+    vec = VectorTradingEnv(market, cfg, n, generator=_gen(0), reward=reward)
     vec.t = torch.as_tensor(starts, dtype=torch.long)
     vec.stop = torch.as_tensor(stops, dtype=torch.long)
-    gyms = [TradingEnv(market, cfg, start=s, end=e) for s, e in zip(starts, stops, strict=True)]
+    gyms = [
+        TradingEnv(market, cfg, start=s, end=e, reward=reward)
+        for s, e in zip(starts, stops, strict=True)
+    ]
     obs = []
     for g, s in zip(gyms, starts, strict=True):
         o, info = g.reset(seed=0)
@@ -140,3 +145,24 @@ def test_vector_env_episode_starts_within_range(market) -> None:
     assert int((vec.t + cfg.episode_len - 1).max()) <= 200
     assert torch.equal(vec.stop, vec.t + cfg.episode_len - 1)
     assert len(set(vec.t.tolist())) > 1
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), allow_short=st.booleans())
+def test_parity_regime_reward(market_factory, seed: int, allow_short: bool) -> None:
+    """The regime-aware reward (every branch active) is equal in both engines."""
+    m = market_factory(120, 3, seed=seed % 83)
+    cfg = EnvConfig(window=9, allow_short=allow_short, cost_bps=10.0)
+    reward = RewardConfig(
+        kind="regime",
+        overtrading_window=5,
+        max_trades=1,
+        overtrading_penalty=1e-3,
+        missed_uptrend_penalty=5e-4,
+    )
+    rng = np.random.default_rng(seed)
+    last = spec.last_decision(len(m), cfg.fill)
+    starts = rng.integers(8, 60, 3)
+    stops = np.minimum(starts + rng.integers(10, 50, 3), last)
+    actions = rng.integers(0, 3, (int((stops - starts).max()) + 1, 3))
+    _check_parity(m, cfg, starts.tolist(), stops.tolist(), actions, reward)

@@ -58,12 +58,15 @@ class DQNAgent:
         """Q-values of the online network, without gradients."""
         return split_output(self.net(window, state))[0]
 
-    def loss(self, batch: Batch) -> torch.Tensor:
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Weighted Huber TD loss with the double-DQN target.
 
         ``y = r + gamma * (1 - done) * Q_target(s', argmax_a Q_online(s', a))``. Networks with a
         regime detector (returning ``(q, regime_logits)``) add ``regime_loss_weight`` times the
         cross-entropy against the rule-based labels (bars labelled -1 are ignored).
+
+        Returns:
+            The loss and the per-sample ``|TD error|`` (detached; for prioritized replay).
         """
         n = batch.action.shape[0]
         # one online pass over [s; s'] (the s' half only selects the next action)
@@ -83,20 +86,24 @@ class DQNAgent:
         loss = (td * batch.weights).mean()
         if logits is not None and self.cfg.regime_loss_weight > 0:
             loss = loss + self.cfg.regime_loss_weight * regime_loss(logits[:n], batch.regime)
-        return loss
+        return loss, (q - y).detach().abs()
 
-    def update(self, batch: Batch) -> torch.Tensor:
-        """One gradient step then one soft target update; returns the loss (a tensor, no sync)."""
+    def update(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One gradient step then one soft target update.
+
+        Returns:
+            The loss and per-sample ``|TD error|`` (tensors; no host sync).
+        """
         if self._fast is not None:
-            loss = self._fast(batch)
+            loss, td_abs = self._fast(batch)
         else:
-            loss = self.loss(batch)
+            loss, td_abs = self.loss(batch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
         nn.utils.clip_grad_norm_(self._online, self.cfg.max_grad_norm)
         self._optimizer_step()
         self.soft_update()
-        return loss.detach()
+        return loss.detach(), td_abs
 
     def _optimizer_step(self) -> None:
         """`Adam.step` through torch's public functional `adam`, with the state lists cached.

@@ -49,8 +49,8 @@ class MLPGradient:
         return type(net) is MLPQNet
 
     @torch.no_grad()
-    def __call__(self, batch: Batch) -> torch.Tensor:
-        """Loss of ``batch``; gradients are left in the parameters' ``.grad``."""
+    def __call__(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss and per-sample ``|TD error|``; gradients are left in the parameters' ``.grad``."""
         n = batch.action.shape[0]
         x = torch.cat(
             [
@@ -77,4 +77,4 @@ class MLPGradient:
             layer.bias.grad = delta.sum(0)
             if i:
                 delta = (delta @ layer.weight) * (below > 0)
-        return loss
+        return loss, abs_diff

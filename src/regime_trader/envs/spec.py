@@ -20,6 +20,7 @@ N_ACTIONS = 3
 
 
 def _where(cond: Any, a: Any, b: Any) -> Any:
+    """``where`` for NumPy and torch alike (float64 result)."""
     if isinstance(cond, torch.Tensor):
         a = torch.as_tensor(a, dtype=torch.float64, device=cond.device)
         b = torch.as_tensor(b, dtype=torch.float64, device=cond.device)

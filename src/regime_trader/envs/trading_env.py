@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from regime_trader.config import EnvConfig
+from regime_trader.config import EnvConfig, RewardConfig
 from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
+from regime_trader.envs.rewards import regime_reward
 
 
 class TradingEnv(gym.Env):
@@ -39,8 +41,12 @@ class TradingEnv(gym.Env):
         start: int | None = None,
         end: int | None = None,
         random_start: bool = False,
+        reward: RewardConfig | None = None,
     ) -> None:
         self.market, self.cfg, self.random_start = market, cfg, random_start
+        self.reward_cfg = reward or RewardConfig()
+        self._regimes = market.regimes.cpu().numpy()
+        self.recent: deque[bool] = deque(maxlen=self.reward_cfg.overtrading_window)
         self.first = max(cfg.window - 1, start or 0)
         self.last = min(
             spec.last_decision(len(market), cfg.fill), end if end is not None else 1 << 62
@@ -73,15 +79,30 @@ class TradingEnv(gym.Env):
             self.t = self.first + int(self.np_random.integers(0, max(span, 0) + 1))
             self.stop = min(self.t + self.cfg.episode_len - 1, self.last)
         self.position, self.equity = 0.0, 1.0
+        self.recent.clear()
         return self._obs(), {"t": self.t}
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         new = float(spec.target_position(self.position, int(action), self.cfg.allow_short))
         cost = float(spec.trade_cost(self.position, new, self.cfg.cost_bps))
-        ret = float(spec.step_return(new, self._growth[self.t], cost))
+        growth = self._growth[self.t]
+        ret = float(spec.step_return(new, growth, cost))
+        self.recent.append(int(action) != spec.HOLD)
+        shaped = ret
+        if self.reward_cfg.kind == "regime":
+            shaped = float(
+                regime_reward(
+                    np.float64(new * (growth - 1.0)),
+                    cost,
+                    np.float64(new),
+                    self._regimes[self.t],
+                    sum(self.recent),
+                    self.reward_cfg,
+                )
+            )
         self.equity *= 1.0 + ret
         self.position = new
         info = {"t": self.t, "step_return": ret, "cost": cost, "equity": self.equity}
         truncated = self.t >= self.stop
         self.t += 1
-        return self._obs(), ret * self.cfg.reward_scale, False, truncated, info
+        return self._obs(), shaped * self.cfg.reward_scale, False, truncated, info

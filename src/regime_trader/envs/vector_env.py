@@ -10,9 +10,10 @@ from typing import NamedTuple
 
 import torch
 
-from regime_trader.config import EnvConfig
+from regime_trader.config import EnvConfig, RewardConfig
 from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
+from regime_trader.envs.rewards import regime_reward
 
 
 class Transition(NamedTuple):
@@ -47,8 +48,10 @@ class VectorTradingEnv:
         generator: torch.Generator,
         start: int | None = None,
         end: int | None = None,
+        reward: RewardConfig | None = None,
     ) -> None:
         self.market, self.cfg, self.n_envs, self.gen = market, cfg, n_envs, generator
+        self.reward_cfg = reward or RewardConfig()
         self.first = max(cfg.window - 1, start or 0)
         self.last = min(
             spec.last_decision(len(market), cfg.fill), end if end is not None else 1 << 62
@@ -60,6 +63,11 @@ class VectorTradingEnv:
         self.stop = torch.zeros_like(self.t)
         self.position = torch.zeros(n_envs, dtype=torch.float64, device=dev)
         self.equity = torch.ones(n_envs, dtype=torch.float64, device=dev)
+        # non-hold actions of the last `overtrading_window` steps (a ring, one row per env)
+        self.recent = torch.zeros(
+            n_envs, self.reward_cfg.overtrading_window, dtype=torch.bool, device=dev
+        )
+        self.cursor = 0
         self.reset()
 
     def reset(self, mask: torch.Tensor | None = None) -> None:
@@ -75,6 +83,7 @@ class VectorTradingEnv:
         self.stop = torch.where(mask, stops, self.stop)
         self.position = torch.where(mask, 0.0, self.position)
         self.equity = torch.where(mask, 1.0, self.equity)
+        self.recent &= ~mask.unsqueeze(1)
 
     def observe(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Current observations: windows ``[N, W, F]`` and agent state ``[N, 1]``."""
@@ -84,13 +93,21 @@ class VectorTradingEnv:
         """Apply one action per env, advance one bar, auto-reset finished episodes."""
         new = spec.target_position(self.position, action, self.cfg.allow_short)
         cost = spec.trade_cost(self.position, new, self.cfg.cost_bps)
-        ret = spec.step_return(new, self.market.growth[self.t], cost)
+        growth = self.market.growth[self.t]
+        ret = spec.step_return(new, growth, cost)
+        self.recent[:, self.cursor] = action != spec.HOLD
+        self.cursor = (self.cursor + 1) % self.recent.shape[1]
+        shaped = ret
+        if self.reward_cfg.kind == "regime":
+            trades = self.recent.sum(dim=1)
+            regime = self.market.regimes[self.t]
+            shaped = regime_reward(new * (growth - 1.0), cost, new, regime, trades, self.reward_cfg)
         done = self.t >= self.stop
         out = Transition(
             t=self.t.clone(),
             position=self.position.float(),
             action=action,
-            reward=(ret * self.cfg.reward_scale).float(),
+            reward=(shaped * self.cfg.reward_scale).float(),
             next_position=new.float(),
             done=done,
             step_return=ret,
@@ -100,3 +117,21 @@ class VectorTradingEnv:
         self.t = self.t + 1
         self.reset(done)
         return out
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Episode state, for checkpoints."""
+        return {
+            "t": self.t,
+            "stop": self.stop,
+            "position": self.position,
+            "equity": self.equity,
+            "recent": self.recent,
+            "cursor": torch.tensor(self.cursor),
+        }
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore `state_dict` (same number of envs)."""
+        dev = self.t.device
+        self.t, self.stop = state["t"].to(dev), state["stop"].to(dev)
+        self.position, self.equity = state["position"].to(dev), state["equity"].to(dev)
+        self.recent, self.cursor = state["recent"].to(dev), int(state["cursor"])

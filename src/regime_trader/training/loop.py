@@ -106,7 +106,7 @@ def train(
             if steps >= ac.learning_starts:
                 owed += tc.n_envs / ac.train_freq
                 while owed >= 1.0:
-                    loss = agent.update(buffer.sample(ac.batch_size))
+                    loss, _ = agent.update(buffer.sample(ac.batch_size))
                     owed, updates = owed - 1.0, updates + 1
             # 3. validate, log, keep the best
             if steps >= next_eval or steps >= tc.total_steps:

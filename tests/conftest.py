@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,10 @@ import pytest
 
 from regime_trader.config import Config
 from regime_trader.envs.market import MarketData
+
+# Runs in tests log JSON lines: an MLflow SQLite store per temporary run folder costs seconds
+# each. Tests that check MLflow itself ask for it explicitly.
+os.environ.setdefault("REGIME_TRADER_TRACKING", "jsonl")
 
 
 def make_ohlcv(

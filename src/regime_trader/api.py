@@ -13,7 +13,7 @@ from torch import nn
 from regime_trader.config import Budget, Config
 from regime_trader.data import load_ohlcv  # noqa: F401 (re-exported for the CLI)
 from regime_trader.envs.market import MarketData
-from regime_trader.errors import DataError
+from regime_trader.errors import ConfigError, DataError
 from regime_trader.evaluation.evaluate import (
     Evaluation,
     decision_bounds,
@@ -71,6 +71,14 @@ def feature_frame(source: str, timeframes: str | None = None) -> pd.DataFrame:
 def train_run(cfg: Config, out: str | Path, *, progress: bool = True) -> TrainResult:
     """Train an agent into the run folder ``out``."""
     return train(cfg, out, progress=progress)
+
+
+def resume_run(run_dir: str | Path, *, progress: bool = True) -> TrainResult:
+    """Continue a run killed at any moment from its last checkpoint (same final result)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"cannot resume '{run_dir}': no config.yaml (not a run folder)")
+    return train(Config.from_yaml(run_dir / "config.yaml"), run_dir, progress=progress, resume=True)
 
 
 def load_policy(run_dir: str | Path, device: torch.device) -> tuple[Config, nn.Module, object]:

@@ -146,7 +146,7 @@ def scenarios_generate(
 
 @app.command("train")
 def train_cmd(
-    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to create.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
     config: Annotated[
         Path | None, typer.Option(help="YAML config (see docs/configuration.md).")
     ] = None,
@@ -163,18 +163,81 @@ def train_cmd(
     net: Annotated[
         str | None, typer.Option(help="mlp, enhanced or ensemble (overrides the config).")
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue the run in this folder from its last checkpoint (kill-safe)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a double-DQN agent; keeps the weights with the best validation Sharpe."""
-    cfg = api.load_config(
-        config, data=data, seed=seed, budget=_budget(budget) if budget else None, net=net
-    )  # type: ignore[arg-type]
-    res = api.train_run(cfg, out_dir, progress=not quiet)
+    if resume is not None:
+        if any(v is not None for v in (out_dir, config, data, seed, budget, net)):
+            raise RegimeTraderError(
+                "--resume RUN_DIR takes no other options: the run's config.yaml is used"
+            )
+        res = api.resume_run(resume, progress=not quiet)
+    else:
+        if out_dir is None:
+            raise RegimeTraderError("missing --out RUN_DIR (or use --resume RUN_DIR)")
+        cfg = api.load_config(
+            config,
+            data=data,
+            seed=seed,
+            budget=_budget(budget) if budget else None,  # type: ignore[arg-type]
+            net=net,
+        )
+        res = api.train_run(cfg, out_dir, progress=not quiet)
     out.print(
         f"trained {res.env_steps:,} env steps ({res.updates:,} updates) in {res.seconds:.1f} s "
         f"= {res.steps_per_second:,.0f} steps/s; best validation Sharpe {res.best_val_sharpe:.2f}"
     )
     out.print(f"run folder: {res.run_dir}")
+
+
+@app.command("tune")
+def tune_cmd(
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Study folder: results.csv, results.md, best_config.yaml, trials/."
+        ),
+    ],
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="grid (the plan's param_grid), optuna (TPE, median pruning, resumable) or ray."
+        ),
+    ],
+    trials: Annotated[
+        int,
+        typer.Option(help="grid: repeats per combination; optuna, ray: number of trials.", min=1),
+    ],
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (see docs/configuration.md).")
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Dataset name or file (overrides the config).")
+    ] = None,
+    budget: Annotated[
+        str | None, typer.Option(help="tiny, small or full per trial; overrides train.total_steps.")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address (--backend ray); default: a local Ray on 2 CPUs."),
+    ] = None,
+    grid: Annotated[
+        Path | None,
+        typer.Option(help="YAML of dotted config names to value lists (replaces the plan's grid)."),
+    ] = None,
+) -> None:
+    """Hyper-parameter search; writes results.csv, results.md and best_config.yaml into --out."""
+    from regime_trader.tuning.run import summary_lines, tune_command
+
+    chosen = _budget(budget) if budget else None
+    df = tune_command(config, data, backend, trials, chosen, out_dir, address, grid)  # type: ignore[arg-type]
+    for line in summary_lines(df, backend):
+        out.print(line, markup=False)
+    out.print(f"results: {out_dir / 'results.md'}; best config: {out_dir / 'best_config.yaml'}")
 
 
 @app.command()

@@ -202,6 +202,11 @@ class CurriculumConfig(_Frozen):
     synthetic_bars: int = Field(
         2_000, ge=300, description="Bars of each synthetic scenario series."
     )
+    noise_scale: float = Field(
+        0.25,
+        ge=0,
+        description="Synthetic noise = stage noise level x this (plan levels 0.01-0.04).",
+    )
 
 
 class TrackingConfig(_Frozen):

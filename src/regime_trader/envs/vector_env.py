@@ -63,6 +63,8 @@ class VectorTradingEnv:
         self.stop = torch.zeros_like(self.t)
         self.position = torch.zeros(n_envs, dtype=torch.float64, device=dev)
         self.equity = torch.ones(n_envs, dtype=torch.float64, device=dev)
+        self.segments = torch.tensor([[self.first, self.last]], device=dev)
+        self.cost_bps = cfg.cost_bps
         # non-hold actions of the last `overtrading_window` steps (a ring, one row per env)
         self.recent = torch.zeros(
             n_envs, self.reward_cfg.overtrading_window, dtype=torch.bool, device=dev
@@ -70,15 +72,28 @@ class VectorTradingEnv:
         self.cursor = 0
         self.reset()
 
+    def set_segments(self, segments: torch.Tensor, cost_bps: float | None = None) -> None:
+        """Draw later episodes from these ``[S, 2]`` first/last decision-bar ranges (uniformly
+        over segments, then over starts) at ``cost_bps`` (default: the config's)."""
+        self.segments = segments.to(self.t.device)
+        self.cost_bps = self.cfg.cost_bps if cost_bps is None else cost_bps
+
     def reset(self, mask: torch.Tensor | None = None) -> None:
         """Start new episodes (all, or where ``mask`` is true) at random bars, flat."""
+        dev, n, length = self.t.device, self.n_envs, self.cfg.episode_len
         if mask is None:
-            mask = torch.ones(self.n_envs, dtype=torch.bool, device=self.t.device)
-        span = max(self.last - self.first - self.cfg.episode_len + 1, 0) + 1
-        starts = self.first + torch.randint(
-            span, (self.n_envs,), generator=self.gen, device=self.t.device
-        )
-        stops = torch.clamp(starts + self.cfg.episode_len - 1, max=self.last)
+            mask = torch.ones(n, dtype=torch.bool, device=dev)
+        if len(self.segments) == 1:
+            first, last = int(self.segments[0, 0]), int(self.segments[0, 1])
+            span = max(last - first - length + 1, 0) + 1
+            starts = first + torch.randint(span, (n,), generator=self.gen, device=dev)
+            lasts = torch.full_like(starts, last)
+        else:
+            pick = torch.randint(len(self.segments), (n,), generator=self.gen, device=dev)
+            firsts, lasts = self.segments[pick, 0], self.segments[pick, 1]
+            spans = (lasts - firsts - length + 1).clamp(min=0) + 1
+            starts = firsts + (torch.rand(n, generator=self.gen, device=dev) * spans).long()
+        stops = torch.minimum(starts + length - 1, lasts)
         self.t = torch.where(mask, starts, self.t)
         self.stop = torch.where(mask, stops, self.stop)
         self.position = torch.where(mask, 0.0, self.position)
@@ -92,7 +107,7 @@ class VectorTradingEnv:
     def step(self, action: torch.Tensor) -> Transition:
         """Apply one action per env, advance one bar, auto-reset finished episodes."""
         new = spec.target_position(self.position, action, self.cfg.allow_short)
-        cost = spec.trade_cost(self.position, new, self.cfg.cost_bps)
+        cost = spec.trade_cost(self.position, new, self.cost_bps)
         growth = self.market.growth[self.t]
         ret = spec.step_return(new, growth, cost)
         self.recent[:, self.cursor] = action != spec.HOLD

@@ -6,8 +6,10 @@ checkpoint is a `torch.save` dict loaded with ``weights_only=True``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -55,3 +57,52 @@ def load_run(run_dir: str | Path) -> tuple[Config, Scaler, dict[str, torch.Tenso
     cfg = Config.from_yaml(run_dir / CONFIG)
     spec = json.loads((run_dir / FEATURES).read_text(encoding="utf-8"))
     return cfg, Scaler.from_dict(spec["scaler"]), load_file(str(run_dir / WEIGHTS))
+
+
+def write_log(run_dir: Path, lines: list[str]) -> None:
+    """Rewrite ``train_log.jsonl`` (atomically) with every validation record so far."""
+    atomic_write_text(run_dir / "train_log.jsonl", "".join(line + "\n" for line in lines))
+
+
+def training_state(
+    counters: Any, agent: Any, env: Any, buffer: Any, generator: torch.Generator
+) -> dict:
+    """Everything needed to continue a run exactly (see `restore`)."""
+    return {
+        "counters": dataclasses.asdict(counters),
+        "agent": agent.state_dict(),
+        "env": env.state_dict(),
+        "replay": buffer.state_dict(),
+        "generator": generator.get_state(),
+    }
+
+
+def restore(
+    run_dir: Path, cfg: Config, *, agent: Any, env: Any, buffer: Any, generator: torch.Generator
+) -> Any:
+    """Load ``checkpoint.pt`` into the given objects and return the loop counters.
+
+    Raises:
+        ConfigError: no checkpoint, or it was written by a different configuration.
+    """
+    from regime_trader.training.loop import Counters
+
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise ConfigError(
+            f"cannot resume '{run_dir}': no {CHECKPOINT} (train it first without --resume)"
+        )
+    saved = Config.from_yaml(run_dir / CONFIG)
+    if saved.model_dump(exclude={"train": {"total_steps"}}) != cfg.model_dump(
+        exclude={"train": {"total_steps"}}
+    ):
+        raise ConfigError(
+            f"cannot resume '{run_dir}': its config.yaml differs from this run's config "
+            "(resume with the run's own config; only train.total_steps may change)"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles objects
+    agent.load_state_dict(state["agent"])
+    env.load_state_dict(state["env"])
+    buffer.load_state_dict(state["replay"])
+    generator.set_state(state["generator"])
+    return Counters(**state["counters"])

@@ -1,11 +1,13 @@
-"""`train(cfg)`: seed → build → collect and learn → validate → save, top to bottom."""
+"""`train(cfg)`: seed → build → collect and learn → validate → checkpoint, top to bottom."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,12 +19,20 @@ from regime_trader.envs.vector_env import VectorTradingEnv
 from regime_trader.evaluation.backtest import decision_range, greedy_backtest, regime_accuracy
 from regime_trader.evaluation.metrics import bars_per_year, compute_metrics
 from regime_trader.nets import build_net
-from regime_trader.replay import ReplayBuffer
+from regime_trader.replay import ReplayBuffer, beta_schedule, build_replay
 from regime_trader.training import checkpoint as ckpt
+from regime_trader.training.curriculum import (
+    CurriculumData,
+    CurriculumTrainingSchedule,
+    build_curriculum,
+)
 from regime_trader.training.prepare import Prepared, prepare
+from regime_trader.training.tracking import config_params, make_tracker
 from regime_trader.utils.device import resolve_device
 from regime_trader.utils.progress import TrainProgress
 from regime_trader.utils.seeding import make_generators, seed_everything
+
+EvalCallback = Callable[[int, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -40,8 +50,22 @@ class TrainResult:
         return self.env_steps / max(self.seconds, 1e-9)
 
 
+@dataclass
+class Counters:
+    """Loop position; saved in checkpoints so a resumed run continues exactly."""
+
+    steps: int = 0
+    updates: int = 0
+    owed: float = 0.0
+    next_eval: int = 0
+    best: float = -np.inf
+    loss: float = float("nan")
+    stage: int = -1
+    log: list[str] = field(default_factory=list)
+
+
 def validate(agent: DQNAgent, data: Prepared, cfg: Config) -> dict[str, float]:
-    """Greedy backtest of the online network on the validation split."""
+    """Greedy backtest of the online network on the validation split (+ regime accuracy)."""
     first, last = decision_range(
         data.market, cfg.env.window, cfg.env.fill, data.split.val.start, data.split.val.stop
     )
@@ -56,10 +80,21 @@ def validate(agent: DQNAgent, data: Prepared, cfg: Config) -> dict[str, float]:
 
 
 def train(
-    cfg: Config, out_dir: str | Path, *, data: Prepared | None = None, progress: bool = True
+    cfg: Config,
+    out_dir: str | Path,
+    *,
+    data: Prepared | None = None,
+    progress: bool = True,
+    on_eval: EvalCallback | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Train a double-DQN agent on the training split; keep the weights with the best
     validation Sharpe in ``out_dir/model.safetensors``.
+
+    A checkpoint (network, target, optimizer, replay, env and RNG states, counters) is
+    written atomically after every validation; ``resume=True`` continues from it and ends
+    with the same result as an uninterrupted run. ``on_eval(step, record)`` is called after
+    each validation (a tuner may raise from it to prune the trial).
 
     Examples:
         >>> from regime_trader.config import Config
@@ -73,67 +108,113 @@ def train(
     if tc.threads:
         torch.set_num_threads(tc.threads)
     device = resolve_device(tc.device)
-    _, gen = make_generators(tc.seed, device)
+    rng, gen = make_generators(tc.seed, device)
     data = data or prepare(cfg, device=device)
-    ckpt.save_run_spec(run_dir, cfg, data.scaler, data.features.lookback)
-    market = data.market
+    market, curriculum = data.market, None
+    if cfg.curriculum.enabled:
+        curriculum = build_curriculum(cfg, data, rng)
+        market = curriculum.market
     env = VectorTradingEnv(
-        market,
-        cfg.env,
-        tc.n_envs,
-        generator=gen,
-        start=data.split.train.start,
-        end=data.split.train.stop - 3,
-    )
+        market, cfg.env, tc.n_envs, generator=gen,
+        start=data.split.train.start, end=data.split.train.stop - 3, reward=cfg.reward,
+    )  # fmt: skip
     agent = DQNAgent(build_net(ac, cfg.env.window, market.n_features).to(device), ac)
-    buffer = ReplayBuffer(market, cfg.env.window, ac.buffer_size, generator=gen)
+    buffer = build_replay(cfg.replay, market, cfg.env.window, ac.buffer_size, gen)
+    c = Counters(next_eval=tc.eval_every)
+    if resume:
+        c = ckpt.restore(run_dir, cfg, agent=agent, env=env, buffer=buffer, generator=gen)
+    else:
+        ckpt.save_run_spec(run_dir, cfg, data.scaler, data.features.lookback)
+    schedule = CurriculumTrainingSchedule(tc.total_steps, cfg.curriculum.stage_fractions)
+    if curriculum is not None and c.stage >= 0:
+        _set_stage(env, curriculum, schedule, c.stage)
+    eps_steps = int(ac.eps_fraction * tc.total_steps)
+    started = time.perf_counter()
+    tracker = make_tracker(cfg.tracking, run_dir, run_dir.resolve().name)
     # 2. collect and learn
-    log = (run_dir / "train_log.jsonl").open("w", encoding="utf-8")
-    best, steps, updates, owed, loss = -np.inf, 0, 0, 0.0, torch.zeros(())
-    next_eval, started = tc.eval_every, time.perf_counter()
-    with TrainProgress(tc.total_steps, enabled=progress) as bar:
-        while steps < tc.total_steps:
-            eps = linear_epsilon(
-                steps,
-                start=ac.eps_start,
-                end=ac.eps_end,
-                duration=int(ac.eps_fraction * tc.total_steps),
-            )
+    with tracker, TrainProgress(tc.total_steps, enabled=progress) as bar:
+        tracker.log_params(config_params(cfg))
+        bar.update(c.steps)
+        while c.steps < tc.total_steps:
+            if curriculum is not None and schedule.stage_index(c.steps) != c.stage:
+                c.stage = schedule.stage_index(c.steps)
+                _set_stage(env, curriculum, schedule, c.stage)
+                env.reset()
+                c.log.append(
+                    json.dumps(
+                        {"env_steps": c.steps, "curriculum/stage": schedule.stages[c.stage].name}
+                    )
+                )
+                bar.update(c.steps, stage=schedule.stages[c.stage].name)
+            eps = linear_epsilon(c.steps, start=ac.eps_start, end=ac.eps_end, duration=eps_steps)
             window, state = env.observe()
             action = epsilon_greedy(agent.q_values(window, state), eps, gen)
             buffer.add(env.step(action))
-            steps += tc.n_envs
-            if steps >= ac.learning_starts:
-                owed += tc.n_envs / ac.train_freq
-                while owed >= 1.0:
-                    loss, _ = agent.update(buffer.sample(ac.batch_size))
-                    owed, updates = owed - 1.0, updates + 1
-            # 3. validate, log, keep the best
-            if steps >= next_eval or steps >= tc.total_steps:
-                next_eval += tc.eval_every
-                val = validate(agent, data, cfg)
-                record = {
-                    "env_steps": steps,
-                    "updates": updates,
-                    "epsilon": eps,
-                    "train/td_loss": float(loss),
-                    "eval/val_sharpe": val["sharpe"],
-                    "eval/val_total_return": val["total_return"],
-                }
-                if "regime_accuracy" in val:
-                    record["eval/val_regime_accuracy"] = val["regime_accuracy"]
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                if val["sharpe"] > best:
-                    best = val["sharpe"]
-                    ckpt.save_weights(run_dir, agent.net)
-                bar.update(steps, eps=eps, loss=float(loss), val_sharpe=val["sharpe"])
+            c.steps += tc.n_envs
+            loss = _learn(agent, buffer, c, cfg)
+            # 3. validate, log, keep the best, checkpoint
+            if c.steps >= c.next_eval or c.steps >= tc.total_steps:
+                c.loss = float(loss) if loss is not None else c.loss
+                record = _evaluate(agent, data, cfg, c, eps, run_dir)
+                tracker.log_metrics(record, step=c.steps)
+                ckpt.save_checkpoint(run_dir, ckpt.training_state(c, agent, env, buffer, gen))
+                bar.update(c.steps, eps=eps, loss=c.loss, val_sharpe=record["eval/val_sharpe"])
+                if on_eval is not None:
+                    on_eval(c.steps, record)
             else:
-                bar.update(steps, eps=eps)
-    log.close()
-    # 4. save
-    ckpt.save_checkpoint(
-        run_dir, {"agent": agent.state_dict(), "env_steps": steps, "updates": updates}
-    )
+                bar.update(c.steps, eps=eps)
+        for name in (ckpt.CONFIG, ckpt.FEATURES, ckpt.WEIGHTS, "train_log.jsonl"):
+            tracker.log_artifact(run_dir / name)
     seconds = time.perf_counter() - started
-    return TrainResult(run_dir, float(best), steps, updates, seconds)
+    return TrainResult(run_dir, float(c.best), c.steps, c.updates, seconds)
+
+
+def _set_stage(
+    env: VectorTradingEnv, data: CurriculumData, schedule: CurriculumTrainingSchedule, index: int
+) -> None:
+    """Point the env at a curriculum stage's segments and transaction cost."""
+    stage = schedule.stages[index]
+    cost = None if stage.transaction_cost is None else stage.transaction_cost * 1e4
+    env.set_segments(data.segments[index], cost)
+
+
+def _learn(agent: DQNAgent, buffer: ReplayBuffer, c: Counters, cfg: Config) -> torch.Tensor | None:
+    """Gradient steps owed at this point (``n_envs / train_freq`` per iteration)."""
+    if c.steps < cfg.agent.learning_starts:
+        return None
+    loss = None
+    c.owed += cfg.train.n_envs / cfg.agent.train_freq
+    rc = cfg.replay
+    beta = beta_schedule(c.steps, cfg.train.total_steps, rc.beta_start, rc.beta_end)
+    while c.owed >= 1.0:
+        batch = buffer.sample(cfg.agent.batch_size, beta)
+        loss, td_abs = agent.update(batch)
+        buffer.update_priorities(batch.indices, td_abs)
+        c.owed, c.updates = c.owed - 1.0, c.updates + 1
+    return loss
+
+
+def _evaluate(
+    agent: DQNAgent, data: Prepared, cfg: Config, c: Counters, eps: float, run_dir: Path
+) -> dict[str, Any]:
+    """Validate, append to ``train_log.jsonl`` and save the weights if they are the best."""
+    c.next_eval += cfg.train.eval_every
+    val = validate(agent, data, cfg)
+    record: dict[str, Any] = {
+        "env_steps": c.steps,
+        "updates": c.updates,
+        "epsilon": eps,
+        "train/td_loss": c.loss,
+        "eval/val_sharpe": val["sharpe"],
+        "eval/val_total_return": val["total_return"],
+    }
+    if "regime_accuracy" in val:
+        record["eval/val_regime_accuracy"] = val["regime_accuracy"]
+    if c.stage >= 0:
+        record["curriculum/stage"] = c.stage
+    c.log.append(json.dumps(record))
+    ckpt.write_log(run_dir, c.log)
+    if val["sharpe"] > c.best:
+        c.best = val["sharpe"]
+        ckpt.save_weights(run_dir, agent.net)
+    return record

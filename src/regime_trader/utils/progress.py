@@ -21,6 +21,7 @@ class TrainProgress:
             "eps": 1.0,
             "loss": float("nan"),
             "val_sharpe": float("nan"),
+            "stage": "",
         }
         self._start = time.perf_counter()
         self._progress: Progress | None = None
@@ -35,7 +36,7 @@ class TrainProgress:
                 TextColumn("{task.completed:,}/{task.total:,} steps"),
                 TextColumn(
                     "{task.fields[rate]:,.0f} steps/s  eps {task.fields[eps]:.2f}  "
-                    "loss {task.fields[loss]:.4f}  val Sharpe {task.fields[val_sharpe]:.2f}"
+                    "loss {task.fields[loss]:.4f}  val Sharpe {task.fields[val_sharpe]:.2f}  {task.fields[stage]}"
                 ),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
@@ -45,7 +46,7 @@ class TrainProgress:
             self._task = self._progress.add_task(self.description, total=self.total, **self.fields)
         return self
 
-    def update(self, completed: int, **fields: float) -> None:
+    def update(self, completed: int, **fields: float | str) -> None:
         """Advance to ``completed`` steps; refreshes the shown fields given."""
         if self._progress is None:
             return

@@ -48,7 +48,6 @@ class ReplayBuffer:
         self.market, self.window, self.gen = market, window, generator
         self.storage = IndexStorage(capacity, market.device)
         self.sampler: Sampler = sampler if sampler is not None else UniformSampler(market.device)
-        self._offsets = torch.arange(-window, 1, device=market.device)  # bars t-W+1 .. t+1
 
     def __len__(self) -> int:
         return len(self.storage)
@@ -92,10 +91,7 @@ class ReplayBuffer:
     def gather(self, slots: torch.Tensor, weights: torch.Tensor) -> Batch:
         """Build a `Batch` for the given slots."""
         f = self.storage.get(slots)
-        # windows of t and t+1 in one gather: bars t-W+1 .. t+1 (as `MarketData.windows`, but
-        # index_select is ~4x faster than advanced indexing on CPU and rejects negative bars)
-        bars = (f["t"].unsqueeze(-1) + 1 + self._offsets).view(-1)
-        both = self.market.features.index_select(0, bars).view(slots.shape[0], self.window + 1, -1)
+        both = self.market.windows(f["t"] + 1, self.window + 1)  # bars t-W+1 .. t+1, one gather
         return Batch(
             window=both[:, :-1],
             state=f["position"].unsqueeze(-1),

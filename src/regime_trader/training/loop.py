@@ -44,10 +44,12 @@ class TrainResult:
     env_steps: int
     updates: int
     seconds: float
+    resumed_from: int = 0  # env steps already done when this call started (resume)
 
     @property
     def steps_per_second(self) -> float:
-        return self.env_steps / max(self.seconds, 1e-9)
+        """Env steps per second of this call (a resumed run counts only its own steps)."""
+        return (self.env_steps - self.resumed_from) / max(self.seconds, 1e-9)
 
 
 @dataclass
@@ -129,7 +131,7 @@ def train(
     if curriculum is not None and c.stage >= 0:
         _set_stage(env, curriculum, schedule, c.stage)
     eps_steps = int(ac.eps_fraction * tc.total_steps)
-    started = time.perf_counter()
+    started, resumed_from = time.perf_counter(), c.steps
     tracker = make_tracker(cfg.tracking, run_dir, run_dir.resolve().name)
     # 2. collect and learn
     with tracker, TrainProgress(tc.total_steps, enabled=progress) as bar:
@@ -166,7 +168,7 @@ def train(
         for name in (ckpt.CONFIG, ckpt.FEATURES, ckpt.WEIGHTS, "train_log.jsonl"):
             tracker.log_artifact(run_dir / name)
     seconds = time.perf_counter() - started
-    return TrainResult(run_dir, float(c.best), c.steps, c.updates, seconds)
+    return TrainResult(run_dir, float(c.best), c.steps, c.updates, seconds, resumed_from)
 
 
 def _set_stage(

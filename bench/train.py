@@ -38,6 +38,7 @@ def bench_config(steps: int, n_envs: int) -> Config:
             "lr": 1e-4,
         },
         train={"total_steps": steps, "eval_every": 10 * steps, "n_envs": n_envs, "device": "cpu"},
+        tracking={"backend": "none"},  # SB3 logs nothing either
     )
 
 

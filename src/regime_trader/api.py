@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -21,9 +20,8 @@ from regime_trader.evaluation.evaluate import (
     period_rows,
     write_outputs,
 )
-from regime_trader.features import build_features
+from regime_trader.frames import feature_frame  # noqa: F401 (public verb)
 from regime_trader.nets import build_net
-from regime_trader.regimes import classify_regimes
 from regime_trader.training import TrainResult, prepare, train
 from regime_trader.training.checkpoint import load_run
 from regime_trader.utils.device import resolve_device
@@ -48,24 +46,6 @@ def load_config(
     if seed is not None:
         cfg = cfg.override(train={"seed": seed})
     return cfg
-
-
-def feature_frame(source: str, timeframes: str | None = None) -> pd.DataFrame:
-    """Raw (unscaled) features of a series, warm-up dropped, plus the ``regime`` label.
-
-    With ``timeframes`` (e.g. ``"5min,60min"``), features of coarser bars are joined causally
-    as ``name@tf`` columns (NaN until a coarse bar has closed and its warm-up has passed).
-    """
-    df = load_ohlcv(source)
-    fs = build_features(df)
-    frame = fs.to_frame()
-    if timeframes:
-        from regime_trader.features.timeframes import multi_timeframe_features, parse_timeframes
-
-        multi = multi_timeframe_features(df, parse_timeframes(timeframes))
-        frame = multi.iloc[fs.lookback :]  # base columns equal fs; coarse ones joined causally
-    frame["regime"] = classify_regimes(df)[fs.lookback :]
-    return frame
 
 
 def train_run(cfg: Config, out: str | Path, *, progress: bool = True) -> TrainResult:

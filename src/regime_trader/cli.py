@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from regime_trader import api
 from regime_trader.errors import RegimeTraderError
 
 # Typer >= 0.20 vendors click; older releases use click itself. Catch whichever is in use.
@@ -82,8 +81,9 @@ def features(
 ) -> None:
     """Compute raw (unscaled) features plus a `regime` column, indexed by timestamp."""
     from regime_trader.data import save_frame
+    from regime_trader.frames import feature_frame
 
-    frame = api.feature_frame(input, timeframes)
+    frame = feature_frame(input, timeframes)
     save_frame(frame, out_path)
     out.print(f"wrote {len(frame):,} rows x {frame.shape[1]} columns to {out_path}")
 
@@ -98,9 +98,11 @@ def regimes(
     ] = None,
 ) -> None:
     """Label every bar with its market regime and print the share of each."""
+    from regime_trader.data import load_ohlcv
+    from regime_trader.frames import feature_frame
     from regime_trader.regimes import mean_run_length, regime_shares
 
-    frame = api.feature_frame(input)
+    frame = feature_frame(input)
     labels = frame["regime"].to_numpy()
     table = Table("regime", "share")
     for name, share in regime_shares(labels).items():
@@ -112,7 +114,7 @@ def regimes(
 
         if plot.suffix.lower() != ".png":
             raise RegimeTraderError(f"--plot must end in .png, got '{plot}'")
-        save_regime_plot(plot, api.load_ohlcv(input)["close"].loc[frame.index], frame["regime"])
+        save_regime_plot(plot, load_ohlcv(input)["close"].loc[frame.index], frame["regime"])
         out.print(f"wrote {plot}")
 
 
@@ -170,6 +172,8 @@ def train_cmd(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a double-DQN agent; keeps the weights with the best validation Sharpe."""
+    from regime_trader import api
+
     if resume is not None:
         if any(v is not None for v in (out_dir, config, data, seed, budget, net)):
             raise RegimeTraderError(
@@ -252,6 +256,8 @@ def backtest(
     end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
 ) -> None:
     """Backtest a trained agent against buy-and-hold and an SMA crossover."""
+    from regime_trader import api
+
     ev = api.backtest_run(run_dir, data, out_dir, start=start, end=end)
     print_metrics(ev.metrics)
     out.print(f"results in {out_dir}/ (report.html)")
@@ -267,6 +273,8 @@ def demo(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """The main job: train on S&P 500 1999-2012, validate 2013-2015, test 2016-2018."""
+    from regime_trader import api
+
     res = api.demo_run(_budget(budget), out_root=out_root, seed=seed, progress=not quiet)  # type: ignore[arg-type]
     idx = res.test.close.index
     metrics = {"mlp (baseline)": res.test.metrics["strategy"]}

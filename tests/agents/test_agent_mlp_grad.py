@@ -66,3 +66,17 @@ def test_optimizer_step_equals_torch_adam():
         opt.step()
     for p, q in zip(agent.net.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+def test_clip_equals_torch_clip_grad_norm(scale):
+    gen = torch.Generator().manual_seed(3)
+    agent = DQNAgent(MLPQNet(5, 4, 1, (8,)), AgentConfig(max_grad_norm=1.0))
+    twin = copy.deepcopy(agent.net)
+    for p, q in zip(agent.net.parameters(), twin.parameters(), strict=True):
+        g = torch.randn(p.shape, generator=gen) * scale
+        p.grad, q.grad = g.clone(), g.clone()
+    agent._clip_gradients()
+    torch.nn.utils.clip_grad_norm_(list(twin.parameters()), 1.0)
+    for p, q in zip(agent.net.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-9)

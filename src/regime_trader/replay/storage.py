@@ -44,10 +44,22 @@ class IndexStorage:
     def __init__(self, capacity: int, device: torch.device | str = "cpu") -> None:
         self.capacity = int(capacity)
         self.device = torch.device(device)
-        self.data = {
-            k: torch.zeros(self.capacity, dtype=d, device=self.device)
-            for k, d in self.FIELDS.items()
+        # fields of one dtype share one [capacity, k] tensor, so a sample is two gathers,
+        # not seven; `data` holds column views into them
+        self._packed = {
+            dtype: torch.zeros(
+                self.capacity,
+                sum(d == dtype for d in self.FIELDS.values()),
+                dtype=dtype,
+                device=self.device,
+            )
+            for dtype in dict.fromkeys(self.FIELDS.values())
         }
+        self._columns: dict[str, tuple[torch.dtype, int]] = {}
+        for dtype in self._packed:
+            for i, key in enumerate(k for k, d in self.FIELDS.items() if d == dtype):
+                self._columns[key] = (dtype, i)
+        self.data = {k: self._packed[d][:, i] for k, (d, i) in self._columns.items()}
         self.cursor = 0
         self.size = 0
 
@@ -71,7 +83,8 @@ class IndexStorage:
 
     def get(self, slots: torch.Tensor) -> dict[str, torch.Tensor]:
         """Fields at ``slots``."""
-        return {k: v.index_select(0, slots) for k, v in self.data.items()}
+        rows = {d: t.index_select(0, slots) for d, t in self._packed.items()}
+        return {k: rows[d][:, i] for k, (d, i) in self._columns.items()}
 
     def state_dict(self) -> dict:
         """The stored fields (first ``size`` slots), cursor and size."""

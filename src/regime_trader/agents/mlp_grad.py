@@ -32,6 +32,13 @@ def _forward(layers: list[nn.Linear], x: torch.Tensor) -> list[torch.Tensor]:
     return acts
 
 
+def _set_grad(param: torch.Tensor, grad: torch.Tensor) -> None:
+    if param.grad is None:
+        param.grad = grad
+    else:
+        param.grad.copy_(grad)
+
+
 class MLPGradient:
     """Computes the TD loss and writes ``.grad`` of every online parameter, without autograd.
 
@@ -63,18 +70,18 @@ class MLPGradient:
         q_all = acts[-1]
         best = q_all[n:].argmax(dim=1, keepdim=True)
         next_q = _forward(self.target_layers, x[n:])[-1].gather(1, best).squeeze(1)
-        y = batch.reward + self.gamma * (1.0 - batch.done) * next_q
+        y = torch.addcmul(batch.reward, 1.0 - batch.done, next_q, value=self.gamma)
         action = batch.action.unsqueeze(1)
         diff = q_all[:n].gather(1, action).squeeze(1) - y
         abs_diff = diff.abs()
-        huber = torch.where(abs_diff < 1.0, 0.5 * diff * diff, abs_diff - 0.5)
-        loss = (huber * batch.weights).mean()
-        g = (diff.clamp(-1.0, 1.0) * batch.weights / n).unsqueeze(1)
+        clipped = abs_diff.clamp(max=1.0)
+        loss = (clipped * (abs_diff - 0.5 * clipped)).dot(batch.weights) / n  # mean weighted Huber
+        g = diff.clamp(-1.0, 1.0).mul_(batch.weights).div_(n).unsqueeze(1)
         delta = torch.zeros_like(q_all[:n]).scatter_(1, action, g)
         for i in range(len(self.layers) - 1, -1, -1):
             layer, below = self.layers[i], acts[i][:n]
-            layer.weight.grad = delta.t() @ below
-            layer.bias.grad = delta.sum(0)
-            if i:
-                delta = (delta @ layer.weight) * (below > 0)
+            _set_grad(layer.weight, torch.mm(delta.t(), below))
+            _set_grad(layer.bias, delta.sum(0))
+            if i:  # through the ReLU: keep the gradient where the activation was positive
+                delta = torch.ops.aten.threshold_backward(delta @ layer.weight, below, 0.0)
         return loss, abs_diff

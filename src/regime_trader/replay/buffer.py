@@ -3,6 +3,8 @@ from `MarketData` at sample time; `build_replay` picks the sampler from `ReplayC
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from regime_trader.config import ReplayConfig
@@ -78,6 +80,24 @@ class ReplayBuffer:
             raise ValueError("the replay buffer is empty; add transitions before sampling")
         slots, weights = self.sampler.sample(batch_size, len(self.storage), beta, self.gen)
         return self.gather(slots, weights)
+
+    def batches(self, n: int, batch_size: int, beta: float = 1.0) -> Iterator[Batch]:
+        """Batches for ``n`` consecutive gradient steps with no transition added in between.
+
+        Uniform replay draws all of them at once (one slot draw, one storage gather, one
+        window gather, then ``n`` views): the same distribution as ``n`` calls of `sample`,
+        since neither the contents nor the probabilities change between the steps. Priority
+        samplers draw lazily, one batch per step, after the caller's `update_priorities`.
+        """
+        if not isinstance(self.sampler, UniformSampler):
+            for _ in range(n):
+                yield self.sample(batch_size, beta)
+            return
+        if n == 0:
+            return
+        big = self.sample(n * batch_size, beta)
+        for i in range(n):
+            yield Batch(*(f[i * batch_size : (i + 1) * batch_size] for f in big))
 
     def update_priorities(self, indices: torch.Tensor, td_abs: torch.Tensor) -> None:
         """Set the priorities of sampled slots from their TD errors (no-op for uniform replay).

@@ -186,13 +186,14 @@ def _learn(agent: DQNAgent, buffer: ReplayBuffer, c: Counters, cfg: Config) -> t
         return None
     loss = None
     c.owed += cfg.train.n_envs / cfg.agent.train_freq
+    n = int(c.owed)
+    c.owed -= n
     rc = cfg.replay
     beta = beta_schedule(c.steps, cfg.train.total_steps, rc.beta_start, rc.beta_end)
-    while c.owed >= 1.0:
-        batch = buffer.sample(cfg.agent.batch_size, beta)
+    for batch in buffer.batches(n, cfg.agent.batch_size, beta):
         loss, td_abs = agent.update(batch)
         buffer.update_priorities(batch.indices, td_abs)
-        c.owed, c.updates = c.owed - 1.0, c.updates + 1
+    c.updates += n
     return loss
 
 

@@ -40,6 +40,9 @@ format: install
 
 bench: install
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/features.py
+	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/nets.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

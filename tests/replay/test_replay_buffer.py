@@ -186,3 +186,44 @@ def test_ring_ranges_split_a_wrapping_write() -> None:
     assert ring_ranges(4, 0, 5) == []
     with pytest.raises(ValueError, match="capacity 5"):
         ring_ranges(0, 6, 5)
+
+
+def test_uniform_batches_come_from_one_draw_and_priority_batches_are_lazy(tiny_market):
+    import torch as _torch
+
+    from regime_trader.config import ReplayConfig
+    from regime_trader.envs.vector_env import Transition
+    from regime_trader.replay import build_replay
+
+    def fill(buf):
+        t = _torch.arange(10, 40)
+        n = len(t)
+        buf.add(
+            Transition(
+                t,
+                _torch.zeros(n),
+                _torch.ones(n, dtype=_torch.long),
+                _torch.rand(n),
+                _torch.ones(n),
+                _torch.zeros(n, dtype=_torch.bool),
+                _torch.zeros(n),
+            )
+        )
+
+    uni = build_replay(ReplayConfig(), tiny_market, 5, 100, _torch.Generator().manual_seed(0))
+    fill(uni)
+    batches = list(uni.batches(3, 8))
+    assert [b.window.shape for b in batches] == [(8, 5, tiny_market.n_features)] * 3
+    twin = build_replay(ReplayConfig(), tiny_market, 5, 100, _torch.Generator().manual_seed(0))
+    fill(twin)
+    big = twin.sample(24)
+    assert _torch.equal(_torch.cat([b.indices for b in batches]), big.indices)
+    per = build_replay(
+        ReplayConfig(kind="prioritized"), tiny_market, 5, 100, _torch.Generator().manual_seed(0)
+    )
+    fill(per)
+    it = per.batches(2, 8)
+    first = next(it)
+    per.update_priorities(first.indices, _torch.full((8,), 1e6))  # seen by the next draw
+    second = next(it)
+    assert set(second.indices.tolist()) <= set(first.indices.tolist())

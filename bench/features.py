@@ -41,13 +41,13 @@ import numpy as np
 import pandas as pd
 import talib
 
+from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
 from regime_trader.config import FeatureConfig
 from regime_trader.features import compute_features
 from regime_trader.features.timeframes import multi_timeframe_features
 from regime_trader.features.trend import trend_persistence
 
 MARK = "<!-- bench/features.py -->"
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 TIMEFRAMES = "5min,15min,30min,60min,240min"
 AGG = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
 
@@ -219,16 +219,7 @@ def write_section(args: argparse.Namespace, table: str, checks: list[str]) -> No
         f"{np.__version__}, pandas {pd.__version__}, ta-lib {talib.__version__}.\n\n"
         f"Command: `{cmd}`\n\n{table}\n\n" + "\n".join(f"- {c}" for c in checks) + f"\n{MARK}\n"
     )
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-    if MARK in text:
-        head, _, rest = text.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        text = head + section.strip() + tail
-    else:
-        text = text.rstrip() + "\n\n" + section
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC}")
+    replace_section(MARK, section)
 
 
 if __name__ == "__main__":

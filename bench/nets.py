@@ -29,12 +29,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
 from regime_trader.nets.enhanced_dqn import EnhancedDQN
 from regime_trader.nets.ensemble import EnsembleTrader
 from regime_trader.nets.mlp import MLPQNet
 
 MARK = "<!-- bench/nets.py -->"
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def build(name: str, window: int, n_features: int) -> nn.Module:
@@ -119,19 +119,6 @@ def command(args: argparse.Namespace) -> str:
     return " ".join(parts + ["--write"])
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it); other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if text.count(MARK) >= 2:
-        head, _, rest = text.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        text = head + section + tail
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
@@ -176,7 +163,7 @@ def main() -> None:
     )
     print(section)
     if args.write:
-        write_section(DOC, section)
+        replace_section(MARK, section)
 
 
 if __name__ == "__main__":

@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
 from regime_trader.config import ReplayConfig
 from regime_trader.envs.market import MarketData
 from regime_trader.envs.vector_env import Transition
 from regime_trader.replay import PrioritizedSampler, ReplayBuffer, build_replay
 
 MARK = "<!-- bench/replay.py -->"
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 BARS, WINDOW, FEATURES = 5_000, 30, 32
 
 
@@ -290,19 +290,7 @@ def main() -> None:
     )
     print(section)
     if args.write:
-        write_section(DOC, section)
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it); other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if text.count(MARK) >= 2:
-        head, _, rest = text.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        text = head + section + tail
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+        replace_section(MARK, section)
 
 
 if __name__ == "__main__":

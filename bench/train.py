@@ -16,10 +16,10 @@ import argparse
 import platform
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 
+from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
 from regime_trader.config import Config
 from regime_trader.envs import TradingEnv
 from regime_trader.training import prepare, train
@@ -112,19 +112,7 @@ def main() -> None:
             f"{torch.get_num_threads()} torch thread(s)), torch {torch.__version__}.\n\n"
             f"Command: `{cmd}`\n\n{text}\n{MARK}\n"
         )
-        write_section(Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md", section)
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md (or append it)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    if MARK in text:
-        head, _, rest = text.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        text = head + section.strip() + tail
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+        replace_section(MARK, section)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 # regime-trader — the two commands a newcomer needs: `make demo` and `make test`.
+SHELL   := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
@@ -15,7 +17,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/python -m pip install -q -e ".[dev,tracking,distributed,serve]"
+	# (filters the machine's pip notes about absent local index folders; pipefail keeps pip's status)
+	$(BIN)/python -m pip install -q -e ".[dev,tracking,distributed,serve]" 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	@touch $(STAMP)
 
 demo: install

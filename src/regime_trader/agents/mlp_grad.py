@@ -32,11 +32,11 @@ def _forward(layers: list[nn.Linear], x: torch.Tensor) -> list[torch.Tensor]:
     return acts
 
 
-def _set_grad(param: torch.Tensor, grad: torch.Tensor) -> None:
+def _grad(param: torch.Tensor) -> torch.Tensor:
+    """The parameter's ``.grad`` buffer, allocated once and overwritten in place."""
     if param.grad is None:
-        param.grad = grad
-    else:
-        param.grad.copy_(grad)
+        param.grad = torch.empty_like(param)
+    return param.grad
 
 
 class MLPGradient:
@@ -80,8 +80,8 @@ class MLPGradient:
         delta = torch.zeros_like(q_all[:n]).scatter_(1, action, g)
         for i in range(len(self.layers) - 1, -1, -1):
             layer, below = self.layers[i], acts[i][:n]
-            _set_grad(layer.weight, torch.mm(delta.t(), below))
-            _set_grad(layer.bias, delta.sum(0))
+            torch.mm(delta.t(), below, out=_grad(layer.weight))
+            torch.sum(delta, 0, out=_grad(layer.bias))
             if i:  # through the ReLU: keep the gradient where the activation was positive
                 delta = torch.ops.aten.threshold_backward(delta @ layer.weight, below, 0.0)
         return loss, abs_diff

@@ -131,11 +131,11 @@ def train(
     if curriculum is not None and c.stage >= 0:
         _set_stage(env, curriculum, schedule, c.stage)
     eps_steps = int(ac.eps_fraction * tc.total_steps)
-    started, resumed_from = time.perf_counter(), c.steps
     tracker = make_tracker(cfg.tracking, run_dir, run_dir.resolve().name)
     # 2. collect and learn
     with tracker, TrainProgress(tc.total_steps, enabled=progress) as bar:
         tracker.log_params(config_params(cfg))
+        started, resumed_from = time.perf_counter(), c.steps  # steps/s excludes tracker set-up
         bar.update(c.steps)
         while c.steps < tc.total_steps:
             if curriculum is not None and schedule.stage_index(c.steps) != c.stage:

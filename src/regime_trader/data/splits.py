@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from regime_trader.errors import DataError
+from regime_trader.utils.dates import end_row, parse_bound
 
 _PARTS: tuple[str, ...] = ("train", "val", "test")
 
@@ -86,7 +87,7 @@ def chronological_split(
     _check_index(index)
     if embargo < 0:
         raise DataError(f"embargo must be >= 0 rows, got {embargo}.")
-    stop = _position(index, test_end, "test_end") if test_end is not None else len(index)
+    stop = end_row(index, test_end, "test_end") if test_end is not None else len(index)
     if (train_end is None) != (val_end is None):
         raise DataError(
             f"give both train_end and val_end, or neither (got train_end={train_end!r}, "
@@ -94,7 +95,7 @@ def chronological_split(
         )
     if train_end is not None and val_end is not None:
         _check_order(index, train_end, val_end, test_end)
-        a, b = _position(index, train_end, "train_end"), _position(index, val_end, "val_end")
+        a, b = end_row(index, train_end, "train_end"), end_row(index, val_end, "val_end")
         what = f"train_end={train_end}, val_end={val_end}, test_end={test_end}"
     else:
         a, b = _fraction_positions(stop, fractions)
@@ -115,31 +116,12 @@ def _check_index(index: pd.DatetimeIndex) -> None:
         )
 
 
-def _to_timestamp(value: str, name: str, index: pd.DatetimeIndex) -> pd.Timestamp:
-    """Parse a boundary in the index's time zone (naive boundaries are taken in that zone)."""
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{name}={value!r} is not a date; use e.g. '2012-12-31'.") from exc
-    if index.tz is None:
-        return ts.tz_localize(None) if ts.tz is not None else ts
-    return ts.tz_localize(index.tz) if ts.tz is None else ts.tz_convert(index.tz)
-
-
 def _exclusive_end(value: str, name: str, index: pd.DatetimeIndex) -> pd.Timestamp:
     """Return the first instant after an inclusive boundary (a whole day for a bare date)."""
-    ts = _to_timestamp(value, name, index)
+    ts = parse_bound(value, index, name)
     if ts == ts.normalize():
         return ts + pd.Timedelta(days=1)
     return ts + pd.Timedelta(1, "ns")
-
-
-def _position(index: pd.DatetimeIndex, value: str, name: str) -> int:
-    """Return the number of rows of ``index`` at or before the inclusive boundary ``value``."""
-    ts = _to_timestamp(value, name, index)
-    if ts == ts.normalize():
-        return int(index.searchsorted(ts + pd.Timedelta(days=1), side="left"))
-    return int(index.searchsorted(ts, side="right"))
 
 
 def _check_order(

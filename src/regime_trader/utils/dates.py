@@ -1,4 +1,5 @@
-"""Date arguments: a bare date covers its whole day; a date with a time of day is an instant."""
+"""Date bounds, in one place: a bare date covers its whole day; a date with a time of day is
+an exact instant. Used by the splits, `data.start/end` cuts and backtest periods."""
 
 from __future__ import annotations
 
@@ -7,21 +8,38 @@ import pandas as pd
 from regime_trader.errors import DataError
 
 
-def to_utc(value: str | pd.Timestamp) -> pd.Timestamp:
-    """Parse a date/time as UTC (naive values are taken as UTC)."""
+def parse_bound(
+    value: str | pd.Timestamp, index: pd.DatetimeIndex, name: str = "date"
+) -> pd.Timestamp:
+    """Parse a bound in ``index``'s time zone (naive values are taken in that zone)."""
     try:
         ts = pd.Timestamp(value)
-    except ValueError:
-        raise DataError(f"'{value}' is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    except (ValueError, TypeError):
+        raise DataError(
+            f"{name}={value!r} is not a date; use e.g. '2012-12-31' or '2012-12-31 16:00'."
+        ) from None
+    if index.tz is None:
+        return ts.tz_localize(None) if ts.tz is not None else ts
+    return ts.tz_localize(index.tz) if ts.tz is None else ts.tz_convert(index.tz)
+
+
+def start_row(index: pd.DatetimeIndex, value: str, name: str = "start") -> int:
+    """First row at or after the inclusive bound ``value``."""
+    return int(index.searchsorted(parse_bound(value, index, name), side="left"))
+
+
+def end_row(index: pd.DatetimeIndex, value: str, name: str = "end") -> int:
+    """Number of rows at or before the inclusive bound ``value`` (a bare date: its whole day).
+
+    Searches for the next midnight (not ``ts + 1ns``), so it works on indexes of any unit.
+    """
+    ts = parse_bound(value, index, name)
+    if ts == ts.normalize():
+        return int(index.searchsorted(ts + pd.Timedelta(days=1), side="left"))
+    return int(index.searchsorted(ts, side="right"))
 
 
 def rows_between(index: pd.DatetimeIndex, start: str | None, end: str | None) -> tuple[int, int]:
-    """Row range ``[lo, hi)`` of ``index`` between two inclusive bounds."""
-    lo = 0 if start is None else int(index.searchsorted(to_utc(start), side="left"))
-    if end is None:
-        return lo, len(index)
-    ts = to_utc(end)
-    if ts == ts.normalize():
-        return lo, int(index.searchsorted(ts + pd.Timedelta(days=1), side="left"))
-    return lo, int(index.searchsorted(ts, side="right"))
+    """Row range ``[lo, hi)`` of ``index`` between two inclusive bounds (None: open)."""
+    lo = 0 if start is None else start_row(index, start)
+    return lo, len(index) if end is None else end_row(index, end)

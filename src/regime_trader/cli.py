@@ -49,7 +49,20 @@ BudgetOpt = Annotated[
 ]
 
 
-def _budget(value: str) -> str:
+ConfigOpt = Annotated[Path | None, typer.Option(help="YAML config (see docs/configuration.md).")]
+DataOpt = Annotated[str | None, typer.Option(help="Dataset name or file (overrides the config).")]
+OverrideBudgetOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="tiny (<1 min), small (minutes), full; overrides the config's train.total_steps."
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
+
+
+def _budget(value: str | None) -> str | None:
+    if value is None:
+        return None
     if value not in ("tiny", "small", "full"):
         raise RegimeTraderError(f"--budget must be tiny, small or full, got '{value}'")
     return value
@@ -149,19 +162,10 @@ def scenarios_generate(
 @app.command("train")
 def train_cmd(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="YAML config (see docs/configuration.md).")
-    ] = None,
-    data: Annotated[
-        str | None, typer.Option(help="Dataset name or file (overrides the config).")
-    ] = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
     seed: Annotated[int | None, typer.Option(help="Seed (overrides the config).")] = None,
-    budget: Annotated[
-        str | None,
-        typer.Option(
-            help="tiny (<1 min), small (minutes), full; overrides the config's train.total_steps."
-        ),
-    ] = None,
+    budget: OverrideBudgetOpt = None,
     net: Annotated[
         str | None, typer.Option(help="mlp, enhanced or ensemble (overrides the config).")
     ] = None,
@@ -169,7 +173,7 @@ def train_cmd(
         Path | None,
         typer.Option(help="Continue the run in this folder from its last checkpoint (kill-safe)."),
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train a double-DQN agent; keeps the weights with the best validation Sharpe."""
     from regime_trader import api
@@ -187,7 +191,7 @@ def train_cmd(
             config,
             data=data,
             seed=seed,
-            budget=_budget(budget) if budget else None,  # type: ignore[arg-type]
+            budget=_budget(budget),  # type: ignore[arg-type]
             net=net,
         )
         res = api.train_run(cfg, out_dir, progress=not quiet)
@@ -216,15 +220,9 @@ def tune_cmd(
         int,
         typer.Option(help="grid: repeats per combination; optuna, ray: number of trials.", min=1),
     ],
-    config: Annotated[
-        Path | None, typer.Option(help="YAML config (see docs/configuration.md).")
-    ] = None,
-    data: Annotated[
-        str | None, typer.Option(help="Dataset name or file (overrides the config).")
-    ] = None,
-    budget: Annotated[
-        str | None, typer.Option(help="tiny, small or full per trial; overrides train.total_steps.")
-    ] = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    budget: OverrideBudgetOpt = None,
     address: Annotated[
         str | None,
         typer.Option(help="Ray cluster address (--backend ray); default: a local Ray on 2 CPUs."),
@@ -237,7 +235,7 @@ def tune_cmd(
     """Hyper-parameter search; writes results.csv, results.md and best_config.yaml into --out."""
     from regime_trader.tuning.run import summary_lines, tune_command
 
-    chosen = _budget(budget) if budget else None
+    chosen = _budget(budget)
     df = tune_command(config, data, backend, trials, chosen, out_dir, address, grid)  # type: ignore[arg-type]
     for line in summary_lines(df, backend):
         out.print(line, markup=False)
@@ -270,7 +268,7 @@ def demo(
         Path, typer.Option("--out-root", help="Parent folder of run folders.")
     ] = Path("runs"),
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The main job: train on S&P 500 1999-2012, validate 2013-2015, test 2016-2018."""
     from regime_trader import api

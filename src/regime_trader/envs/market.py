@@ -80,8 +80,8 @@ class MarketData:
     def windows(self, t: torch.Tensor, window: int) -> torch.Tensor:
         """Gather feature windows ending at bars ``t`` → ``[len(t), W, F]`` (bars <= t only).
 
-        One ``index_select`` over flattened bar numbers: about 4x faster than advanced
-        indexing on a CPU, and it rejects negative bars instead of wrapping around.
+        One ``index_select`` over flattened bar numbers: cheaper than advanced indexing on a
+        CPU, and it rejects negative bars instead of wrapping around.
         """
         bars = (t.unsqueeze(-1) + _offsets(window, self.device)).reshape(-1)
         return self.features.index_select(0, bars).view(*t.shape, window, -1)

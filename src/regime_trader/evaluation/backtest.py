@@ -8,6 +8,7 @@ vectorized steps, no Python loop over bars).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ class BacktestResult:
     costs: np.ndarray
     fill_prices: np.ndarray  # price of the fill after decision i
     actions: np.ndarray | None = None
+    regime_pred: np.ndarray | None = None  # detected regime per bar (nets with a detector)
 
     @property
     def equity(self) -> np.ndarray:
@@ -91,21 +93,22 @@ def score_all_positions(
     window: int,
     positions: tuple[float, ...],
     chunk: int = 8192,
-) -> np.ndarray:
-    """Q-values for every decision bar and every possible position: ``[T, P, A]``."""
-    out = []
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Q-values for every decision bar and every possible position, ``[T, P, A]``, and the
+    regime detector's choice per bar ``[T]`` (taken while flat; None without a detector)."""
+    qs, regimes = [], []
     dev = market.device
     pos = torch.tensor(positions, dtype=torch.float32, device=dev)
-    n_pos = len(positions)
+    n_pos, flat = len(positions), positions.index(0.0)
     for lo in range(0, len(t), chunk):  # chunks bound memory; not a loop over bars
         tt = torch.as_tensor(t[lo : lo + chunk], device=dev)
-        win = market.windows(tt, window)
-        win = win.repeat_interleave(n_pos, dim=0)
-        state = pos.repeat(len(tt)).unsqueeze(-1)
-        q = net(win, state)
-        q = q[0] if isinstance(q, tuple) else q
-        out.append(q.float().reshape(len(tt), n_pos, -1).cpu().numpy())
-    return np.concatenate(out)
+        win = market.windows(tt, window).repeat_interleave(n_pos, dim=0)
+        out = net(win, pos.repeat(len(tt)).unsqueeze(-1))
+        q, logits = out if isinstance(out, tuple) else (out, None)
+        qs.append(q.float().reshape(len(tt), n_pos, -1).cpu().numpy())
+        if logits is not None:
+            regimes.append(logits.reshape(len(tt), n_pos, -1)[:, flat].argmax(dim=1).cpu().numpy())
+    return np.concatenate(qs), (np.concatenate(regimes) if regimes else None)
 
 
 def greedy_backtest(
@@ -117,7 +120,7 @@ def greedy_backtest(
     try:
         t = np.arange(first, last + 1)
         states = spec.positions_for(cfg.allow_short)
-        q = score_all_positions(net, market, t, cfg.window, states)
+        q, regime_pred = score_all_positions(net, market, t, cfg.window, states)
         greedy = q.argmax(axis=2)  # [T, P]
         pos_values = np.asarray(states)
         targets = spec.target_position(pos_values[None, :], greedy, cfg.allow_short)
@@ -126,31 +129,17 @@ def greedy_backtest(
         rows = np.arange(len(t))
         actions = greedy[rows, before]
         positions = pos_values[table[rows, before]]
-        return simulate(market, positions, first, last, cfg.cost_bps, actions)
+        res = simulate(market, positions, first, last, cfg.cost_bps, actions)
+        return dataclasses.replace(res, regime_pred=regime_pred)
     finally:
         net.train(was_training)
 
 
-@torch.no_grad()
-def regime_accuracy(
-    net: nn.Module, market: MarketData, first: int, last: int, window: int, chunk: int = 8192
-) -> float | None:
-    """Share of bars ``first..last`` (with a known label) whose detected regime equals the
-    rule-based label; None for networks without a regime detector."""
-    was_training = net.training
-    net.eval()
-    try:
-        hits, known = 0, 0
-        dev = market.device
-        for lo in range(first, last + 1, chunk):  # chunks bound memory; not a loop over bars
-            tt = torch.arange(lo, min(lo + chunk, last + 1), device=dev)
-            out = net(market.windows(tt, window), torch.zeros(len(tt), 1, device=dev))
-            if not isinstance(out, tuple):
-                return None
-            labels = market.regimes[tt]
-            mask = labels >= 0
-            hits += int(((out[1].argmax(dim=1) == labels) & mask).sum())
-            known += int(mask.sum())
-        return hits / known if known else None
-    finally:
-        net.train(was_training)
+def regime_accuracy(result: BacktestResult, market: MarketData) -> float | None:
+    """Share of the backtest's bars (with a known rule-based label) whose detected regime
+    equals the label; None when the network has no regime detector."""
+    if result.regime_pred is None:
+        return None
+    labels = market.regimes.cpu().numpy()[result.t]
+    known = labels >= 0
+    return float((result.regime_pred[known] == labels[known]).mean()) if known.any() else None

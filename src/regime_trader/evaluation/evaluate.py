@@ -60,7 +60,7 @@ def evaluate_period(
     }
     per_regime = {k: per_regime_returns(r.returns, regimes) for k, r in results.items()}
     close = pd.Series(market.close[first : last + 1], index=market.index[first : last + 1])
-    accuracy = regime_accuracy(net, market, first, last, cfg.env.window)
+    accuracy = regime_accuracy(results[STRATEGY], market)
     if accuracy is not None:  # networks with a regime detector report it beside their metrics
         metrics[STRATEGY]["regime_accuracy"] = accuracy
     return Evaluation(results, metrics, per_regime, regimes, close)

@@ -75,7 +75,7 @@ def validate(agent: DQNAgent, data: Prepared, cfg: Config) -> dict[str, float]:
     metrics = compute_metrics(
         res.returns, res.positions, bars_per_year=bars_per_year(data.market.index)
     )
-    accuracy = regime_accuracy(agent.net, data.market, first, last, cfg.env.window)
+    accuracy = regime_accuracy(res, data.market)
     if accuracy is not None:
         metrics["regime_accuracy"] = accuracy
     return metrics

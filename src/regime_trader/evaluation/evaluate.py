@@ -44,6 +44,18 @@ class Evaluation:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+def policy_metrics(result: BacktestResult, market: MarketData) -> dict[str, float]:
+    """`compute_metrics` of a greedy backtest, plus ``regime_accuracy`` for networks with a
+    regime detector."""
+    metrics = compute_metrics(
+        result.returns, result.positions, bars_per_year=bars_per_year(market.index)
+    )
+    accuracy = regime_accuracy(result, market)
+    if accuracy is not None:
+        metrics["regime_accuracy"] = accuracy
+    return metrics
+
+
 def evaluate_period(
     net: nn.Module, market: MarketData, first: int, last: int, cfg: Config
 ) -> Evaluation:
@@ -53,16 +65,10 @@ def evaluate_period(
         results[name] = simulate(
             market, positions_fn(market, first, last), first, last, cfg.env.cost_bps
         )
-    bpy = bars_per_year(market.index)
     regimes = market.regimes.cpu().numpy()[first : last + 1]
-    metrics = {
-        k: compute_metrics(r.returns, r.positions, bars_per_year=bpy) for k, r in results.items()
-    }
+    metrics = {k: policy_metrics(r, market) for k, r in results.items()}
     per_regime = {k: per_regime_returns(r.returns, regimes) for k, r in results.items()}
     close = pd.Series(market.close[first : last + 1], index=market.index[first : last + 1])
-    accuracy = regime_accuracy(results[STRATEGY], market)
-    if accuracy is not None:  # networks with a regime detector report it beside their metrics
-        metrics[STRATEGY]["regime_accuracy"] = accuracy
     return Evaluation(results, metrics, per_regime, regimes, close)
 
 

@@ -16,8 +16,8 @@ from regime_trader.agents import DQNAgent, linear_epsilon
 from regime_trader.agents.exploration import epsilon_greedy
 from regime_trader.config import Config
 from regime_trader.envs.vector_env import VectorTradingEnv
-from regime_trader.evaluation.backtest import decision_range, greedy_backtest, regime_accuracy
-from regime_trader.evaluation.metrics import bars_per_year, compute_metrics
+from regime_trader.evaluation.backtest import decision_range, greedy_backtest
+from regime_trader.evaluation.evaluate import policy_metrics
 from regime_trader.nets import build_net
 from regime_trader.replay import ReplayBuffer, beta_schedule, build_replay
 from regime_trader.training import checkpoint as ckpt
@@ -71,14 +71,9 @@ def validate(agent: DQNAgent, data: Prepared, cfg: Config) -> dict[str, float]:
     first, last = decision_range(
         data.market, cfg.env.window, cfg.env.fill, data.split.val.start, data.split.val.stop
     )
-    res = greedy_backtest(agent.net, data.market, first, last, cfg.env)
-    metrics = compute_metrics(
-        res.returns, res.positions, bars_per_year=bars_per_year(data.market.index)
+    return policy_metrics(
+        greedy_backtest(agent.net, data.market, first, last, cfg.env), data.market
     )
-    accuracy = regime_accuracy(res, data.market)
-    if accuracy is not None:
-        metrics["regime_accuracy"] = accuracy
-    return metrics
 
 
 def train(

@@ -7,12 +7,12 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _causality import perturb_after
 from regime_trader.config import FeatureConfig, RegimeConfig
 from regime_trader.features import compute_features
 from regime_trader.regimes import classify_regimes
 
 N_BARS = 400
-PRICES = ["open", "high", "low", "close"]
 SMALL_REGIMES = RegimeConfig(window=10, vol_history=40)
 
 
@@ -27,16 +27,6 @@ def make_ohlcv(seed: int, n: int = N_BARS) -> pd.DataFrame:
     return pd.DataFrame(
         {"open": open_, "high": high, "low": low, "close": close, "volume": np.nan}, index=idx
     )
-
-
-def perturb_after(df: pd.DataFrame, t: int, factor: float, seed: int) -> pd.DataFrame:
-    """Scale every bar after row t by `factor` times per-bar noise (OHLC stay consistent)."""
-    rng = np.random.default_rng(seed + 1)
-    out = df.copy()
-    n_after = len(df) - t - 1
-    scale = factor * np.exp(rng.normal(0.0, 0.05, n_after))
-    out.iloc[t + 1 :, [out.columns.get_loc(c) for c in PRICES]] *= scale[:, None]
-    return out
 
 
 @settings(max_examples=30, deadline=None)

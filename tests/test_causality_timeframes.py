@@ -13,12 +13,12 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _causality import perturb_after
 from regime_trader.config import FeatureConfig
 from regime_trader.features.timeframes import multi_timeframe_features
 
 N_BARS = 3000
 TIMEFRAMES = "5min,15min,30min,60min,240min"
-PRICES = ["open", "high", "low", "close"]
 SMALL = FeatureConfig(
     adx_period=3,
     slope_period=3,
@@ -52,15 +52,6 @@ def make_minutes(seed: int, n: int = N_BARS) -> pd.DataFrame:
         {"open": open_, "high": high, "low": low, "close": close, "volume": rng.uniform(1, 2, n)},
         index=pd.DatetimeIndex(idx, name="timestamp"),
     )
-
-
-def perturb_after(df: pd.DataFrame, t: int, factor: float, seed: int) -> pd.DataFrame:
-    """Scale every bar after row t by `factor` times per-bar noise (OHLC stay consistent)."""
-    rng = np.random.default_rng(seed + 1)
-    out = df.copy()
-    scale = factor * np.exp(rng.normal(0.0, 0.05, len(df) - t - 1))
-    out.iloc[t + 1 :, [out.columns.get_loc(c) for c in PRICES]] *= scale[:, None]
-    return out
 
 
 @settings(max_examples=20, deadline=None)

@@ -7,10 +7,11 @@ import copy
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.optim.adam import adam as adam_functional
 
 from regime_trader.agents.mlp_grad import MLPGradient
+from regime_trader.agents.mlp_numpy import NumpyMLPGradient
 from regime_trader.config import AgentConfig
+from regime_trader.nets.mlp import MLPQNet
 from regime_trader.types import Batch
 
 
@@ -19,6 +20,19 @@ def split_output(out: torch.Tensor | tuple) -> tuple[torch.Tensor, torch.Tensor 
     if isinstance(out, tuple):
         return out[0], out[1]
     return out, None
+
+
+def _closed_form_gradient(
+    net: nn.Module, target: nn.Module, cfg: AgentConfig
+) -> MLPGradient | NumpyMLPGradient | None:
+    """Closed-form gradients for the baseline MLP (the same loss as `DQNAgent.loss`): NumPy on
+    a CPU (it also clips), torch elsewhere; None (autograd) for other networks. See
+    agents/mlp_numpy.py and agents/mlp_grad.py."""
+    if not isinstance(net, MLPQNet) or type(net) is not MLPQNet or not isinstance(target, MLPQNet):
+        return None  # (subclasses may change the forward pass)
+    if NumpyMLPGradient.supports(net, next(net.parameters()).device):
+        return NumpyMLPGradient(net, target, cfg.gamma, cfg.max_grad_norm)
+    return MLPGradient(net, target, cfg.gamma)
 
 
 def regime_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -45,13 +59,8 @@ class DQNAgent:
         self.optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True)
         self._online: list[torch.Tensor] = list(net.parameters())
         self._target: list[torch.Tensor] = list(self.target.parameters())
-        # closed-form gradients for the baseline MLP (same loss; see agents/mlp_grad.py)
         self._adam_state: tuple[list, list, list] | None = None
-        self._fast = (
-            MLPGradient(net, self.target, cfg.gamma)  # type: ignore[arg-type]
-            if MLPGradient.supports(net)
-            else None
-        )
+        self._fast = _closed_form_gradient(net, self.target, cfg)
 
     @torch.no_grad()
     def q_values(self, window: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
@@ -100,7 +109,8 @@ class DQNAgent:
             loss, td_abs = self.loss(batch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-        self._clip_gradients()
+        if not isinstance(self._fast, NumpyMLPGradient):  # that one clips in place
+            self._clip_gradients()
         self._optimizer_step()
         self.soft_update()
         return loss.detach(), td_abs
@@ -113,39 +123,50 @@ class DQNAgent:
         torch._foreach_mul_(grads, (self.cfg.max_grad_norm / (norm + 1e-6)).clamp(max=1.0))  # type: ignore[arg-type]
 
     def _optimizer_step(self) -> None:
-        """`Adam.step` through torch's public functional `adam`, with the state lists cached.
+        """`Adam.step` as one call of torch's fused Adam kernel, with the state lists cached.
 
-        Same update and the same optimizer state as ``self.optimizer.step()``; skips the
-        per-step Python bookkeeping (hooks, state look-ups), which rivals the fused kernel
-        itself at batch 32 on a CPU.
+        Same update and the same optimizer state as ``self.optimizer.step()`` (a test holds
+        them equal): the parameters share one step counter (they always step together), so
+        a step is one increment and one kernel call, without the per-step Python bookkeeping
+        of `Optimizer.step` (hooks, state look-ups, grouping by device), which rivals the
+        kernel itself at batch 32 on a CPU.
         """
         if self._adam_state is None:
-            self.optimizer.step()  # creates the state tensors
-            st = [self.optimizer.state[p] for p in self._online]
-            self._adam_state = (
-                [s["exp_avg"] for s in st],
-                [s["exp_avg_sq"] for s in st],
-                [s["step"] for s in st],
-            )
-            return
+            first = not self.optimizer.state
+            if first:
+                self.optimizer.step()  # creates the state tensors
+            self._adam_state = self._cache_adam_state()
+            if first:
+                return
         group = self.optimizer.param_groups[0]
         exp_avgs, exp_avg_sqs, steps = self._adam_state
-        adam_functional(
+        steps[0].add_(1)
+        torch._fused_adam_(
             self._online,
             [p.grad for p in self._online],  # type: ignore[misc]
             exp_avgs,
             exp_avg_sqs,
             [],
             steps,
-            fused=True,
             amsgrad=False,
+            lr=group["lr"],
             beta1=group["betas"][0],
             beta2=group["betas"][1],
-            lr=group["lr"],
             weight_decay=0.0,
             eps=group["eps"],
             maximize=False,
+            grad_scale=None,
+            found_inf=None,
         )
+
+    def _cache_adam_state(self) -> tuple[list, list, list]:
+        """The optimizer's state lists, with one step counter shared by all parameters (a
+        fresh tensor: ``Optimizer.step`` would add 1 once per parameter to a shared one)."""
+        st = [self.optimizer.state[p] for p in self._online]
+        step = st[0]["step"].clone()
+        for s in st:
+            s["step"] = step
+        return [s["exp_avg"] for s in st], [s["exp_avg_sq"] for s in st], [step] * len(st)
 
     @torch.no_grad()
     def soft_update(self) -> None:
@@ -156,7 +177,7 @@ class DQNAgent:
         return {
             "net": self.net.state_dict(),
             "target": self.target.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": _unshared_steps(self.optimizer.state_dict()),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -164,3 +185,13 @@ class DQNAgent:
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._adam_state = None  # re-read the optimizer state on the next step
+
+
+def _unshared_steps(opt_state: dict) -> dict:
+    """An optimizer state dict with one step tensor per parameter, as torch's own `Adam`
+    expects when it loads one (the agent shares one counter; see `_cache_adam_state`)."""
+    state = {
+        k: {**v, "step": v["step"].clone()} if "step" in v else v
+        for k, v in opt_state["state"].items()
+    }
+    return {**opt_state, "state": state}

@@ -1,10 +1,11 @@
-"""Closed-form double-DQN gradients for the baseline MLP (the CPU hot path).
+"""Closed-form double-DQN gradients for the baseline MLP, in torch (used off the CPU).
 
 For a ReLU MLP the backward pass is a handful of matrix products. Writing it out skips the
 autograd graph, which on a CPU dominates the cost of a 32-sample update (tens of tiny ops,
 each with dispatcher overhead). The loss is exactly `DQNAgent.loss` (weighted Huber TD error
 against the double-DQN target); `tests/agents/test_agent_mlp_grad.py` holds its gradients
-equal to autograd's. Other networks use autograd.
+equal to autograd's. Other networks use autograd; on a CPU the agent uses the NumPy
+version of the same computation (`agents/mlp_numpy.py`), which is faster there.
 """
 
 from __future__ import annotations
@@ -50,10 +51,6 @@ class MLPGradient:
 
     def __init__(self, net: MLPQNet, target: MLPQNet, gamma: float) -> None:
         self.layers, self.target_layers, self.gamma = _linears(net), _linears(target), gamma
-
-    @staticmethod
-    def supports(net: nn.Module) -> bool:
-        return type(net) is MLPQNet
 
     @torch.no_grad()
     def __call__(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

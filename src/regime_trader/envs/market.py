@@ -5,7 +5,6 @@ Envs and replay index into it; they never copy windows.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +65,11 @@ class MarketData:
             names=tuple(names),
         )
 
+    def __post_init__(self) -> None:
+        # row-major features: a window is one contiguous block of W*F floats (see `windows`)
+        if not self.features.is_contiguous():
+            object.__setattr__(self, "features", self.features.contiguous())
+
     def __len__(self) -> int:
         return len(self.index)
 
@@ -80,14 +84,14 @@ class MarketData:
     def windows(self, t: torch.Tensor, window: int) -> torch.Tensor:
         """Gather feature windows ending at bars ``t`` → ``[len(t), W, F]`` (bars <= t only).
 
-        One ``index_select`` over flattened bar numbers: cheaper than advanced indexing on a
-        CPU, and it rejects negative bars instead of wrapping around.
+        The windows of a row-major ``[T, F]`` array are the overlapping rows of a strided
+        ``[T - W + 1, W, F]`` view, so the gather is one ``index_select`` copying one
+        contiguous block per window (not W rows per window). Bars before ``W - 1`` or past
+        the end are rejected, never wrapped around.
         """
-        bars = (t.unsqueeze(-1) + _offsets(window, self.device)).reshape(-1)
-        return self.features.index_select(0, bars).view(*t.shape, window, -1)
-
-
-@functools.lru_cache(maxsize=64)
-def _offsets(window: int, device: torch.device) -> torch.Tensor:
-    """``[1 - W, ..., 0]``: bar offsets of a window ending at its last bar (cached: hot path)."""
-    return torch.arange(1 - window, 1, device=device)
+        n_bars, n_feat = self.features.shape
+        if window > n_bars:
+            raise ValueError(f"window {window} is longer than the series ({n_bars} bars)")
+        view = self.features.as_strided((n_bars - window + 1, window, n_feat), (n_feat, n_feat, 1))
+        first = (t - (window - 1)).reshape(-1)
+        return view.index_select(0, first).view(*t.shape, window, n_feat)

@@ -28,6 +28,7 @@ class MLPQNet(nn.Module):
         n_actions: int = 3,
     ) -> None:
         super().__init__()
+        self.state_dim = state_dim
         layers: list[nn.Module] = []
         width = window * n_features + state_dim
         for h in hidden:

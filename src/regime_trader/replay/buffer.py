@@ -96,8 +96,10 @@ class ReplayBuffer:
         if n == 0:
             return
         big = self.sample(n * batch_size, beta)
-        for i in range(n):
-            yield Batch(*(f[i * batch_size : (i + 1) * batch_size] for f in big))
+        # one unbind per field: n views each, not n slices per field
+        parts = [f.view(n, batch_size, *f.shape[1:]).unbind(0) for f in big]
+        for fields in zip(*parts, strict=True):
+            yield Batch(*fields)
 
     def update_priorities(self, indices: torch.Tensor, td_abs: torch.Tensor) -> None:
         """Set the priorities of sampled slots from their TD errors (no-op for uniform replay).

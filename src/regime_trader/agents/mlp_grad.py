@@ -17,7 +17,8 @@ from regime_trader.nets.mlp import MLPQNet
 from regime_trader.types import Batch
 
 
-def _linears(net: nn.Module) -> list[nn.Linear]:
+def linear_layers(net: nn.Module) -> list[nn.Linear]:
+    """The network's `nn.Linear` layers, input to output."""
     return [m for m in net.modules() if isinstance(m, nn.Linear)]
 
 
@@ -50,7 +51,11 @@ class MLPGradient:
     """
 
     def __init__(self, net: MLPQNet, target: MLPQNet, gamma: float) -> None:
-        self.layers, self.target_layers, self.gamma = _linears(net), _linears(target), gamma
+        self.layers, self.target_layers, self.gamma = (
+            linear_layers(net),
+            linear_layers(target),
+            gamma,
+        )
 
     @torch.no_grad()
     def __call__(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,12 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from regime_trader.agents.mlp_grad import linear_layers
 from regime_trader.nets.mlp import MLPQNet
 from regime_trader.types import Batch
-
-
-def _linears(net: nn.Module) -> list[nn.Linear]:
-    return [m for m in net.modules() if isinstance(m, nn.Linear)]
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -40,7 +37,7 @@ class _Layers:
     """
 
     def __init__(self, net: nn.Module, n_window: int) -> None:
-        lin = _linears(net)
+        lin = linear_layers(net)
         self.w = [_np(m.weight) for m in lin]
         self.b = [_np(m.bias) for m in lin]
         self.n_window = n_window
@@ -83,7 +80,7 @@ class NumpyMLPGradient:
             p.grad = self.flat_grad[offset : offset + p.numel()].view_as(p)
             offset += p.numel()
         self._flat = self.flat_grad.numpy()
-        lin = _linears(net)
+        lin = linear_layers(net)
         n_window = lin[0].in_features - net.state_dim
         self.online, self.target = _Layers(net, n_window), _Layers(target, n_window)
         self.grad_w = [_np(m.weight.grad) for m in lin]  # type: ignore[arg-type]

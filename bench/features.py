@@ -42,6 +42,7 @@ import pandas as pd
 import talib
 
 from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _timing import call_times  # noqa: E402
 from regime_trader.config import FeatureConfig
 from regime_trader.features import compute_features
 from regime_trader.features.timeframes import multi_timeframe_features
@@ -89,12 +90,7 @@ def plan_multi_timeframe(df: pd.DataFrame, cfg: FeatureConfig) -> pd.DataFrame:
 
 def best_time(fn: Callable[[], Any], repeat: int) -> float:
     """Fastest of `repeat` wall-clock runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(call_times(fn, repeat))
 
 
 def peak_mib(fn: Callable[[], Any]) -> float:

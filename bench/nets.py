@@ -22,7 +22,6 @@ import contextlib
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import torch
 from torch import nn
 
 from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _timing import call_times  # noqa: E402
 from regime_trader.nets.enhanced_dqn import EnhancedDQN
 from regime_trader.nets.ensemble import EnsembleTrader
 from regime_trader.nets.mlp import MLPQNet
@@ -62,16 +62,7 @@ def device_name(device: torch.device) -> str:
 def time_it(step: Callable[[], None], device: torch.device, warmup: int, iters: int) -> float:
     """Median milliseconds of ``step`` after ``warmup`` untimed calls."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return statistics.median(call_times(step, iters, warmup=warmup, sync=sync)) * 1e3
 
 
 def loss_of(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:

@@ -26,7 +26,6 @@ import argparse
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import pandas as pd
 import torch
 
 from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _timing import call_times  # noqa: E402
 from regime_trader.config import ReplayConfig
 from regime_trader.envs.market import MarketData
 from regime_trader.envs.vector_env import Transition
@@ -98,16 +98,7 @@ class PlanPrioritizedReplayBuffer:
 
 def per_call_us(fn: Callable[[], object], iters: int, warmup: int, sync: Callable[[], None]):
     """Median microseconds of one call of ``fn``."""
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1e6)
-    return statistics.median(times)
+    return statistics.median(call_times(fn, iters, warmup=warmup, sync=sync)) * 1e6
 
 
 def synthetic_market(device: torch.device) -> MarketData:

@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/nets.py
+	$(BIN)/python bench/update.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -3,9 +3,10 @@
 Same loss and gradients as `agents/mlp_grad.py` (the torch version, used on CUDA), written
 for the CPU, where a 32-sample update is a few dozen tiny operations and per-call overhead is
 most of their cost. Measured on the 2-core AMD EPYC these docs are written on
-(`bench/train.py`): NumPy's OpenBLAS runs the update's [32, 391] x [391, 64] products about
-1.5x faster than torch's MKL sgemm does on that CPU, and a NumPy call on a small array costs
-about 1 us against torch's 3-5 us. Nothing is copied: the weights, the ``.grad`` buffers and
+(`bench/update.py`): NumPy's OpenBLAS runs the update's [32, 391] x [391, 64] product about
+1.5x faster than torch's MKL sgemm does on that CPU, a small NumPy call costs about 1 us
+against torch's 3 us, and a whole update takes about 30 % less time than with the torch
+version. Nothing is copied: the weights, the ``.grad`` buffers and
 the replay batch are NumPy views of the torch tensors' memory, and the gradients land in one
 flat buffer (``.grad`` of each parameter is a view into it), so the global-norm clip is one
 dot product. Adam and the target update stay in torch (one fused call each).
@@ -31,7 +32,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 class _Layers:
     """NumPy views of one MLP's weights, plus a contiguous copy of the first layer transposed.
 
-    OpenBLAS multiplies ``[B, W*F] @ [W*F, H]`` about twice as fast with the right operand
+    OpenBLAS multiplies ``[B, W*F] @ [W*F, H]`` up to twice as fast with the right operand
     row-major as with the transposed view of the ``[H, W*F + S]`` weight, so `refresh` copies
     it (a few microseconds) before each update.
     """

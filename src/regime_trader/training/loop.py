@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 from regime_trader.agents import DQNAgent, linear_epsilon
 from regime_trader.agents.exploration import epsilon_greedy
@@ -128,11 +127,8 @@ def train(
         _set_stage(env, curriculum, schedule, c.stage)
     eps_steps = int(ac.eps_fraction * tc.total_steps)
     tracker = make_tracker(cfg.tracking, run_dir, run_dir.resolve().name)
-    # 2. collect and learn. NumPy's BLAS runs single-threaded: the CPU update's matrices
-    # (agents/mlp_numpy.py) are too small to split, and idle BLAS threads spin-wait on cores
-    # torch needs (measured: about 15 % fewer steps/s with two BLAS threads on two cores)
-    blas_one_thread = threadpool_limits(limits=1, user_api="blas")
-    with blas_one_thread, tracker, TrainProgress(tc.total_steps, enabled=progress) as bar:
+    # 2. collect and learn
+    with tracker, TrainProgress(tc.total_steps, enabled=progress) as bar:
         tracker.log_params(config_params(cfg))
         started, resumed_from = time.perf_counter(), c.steps  # steps/s excludes tracker set-up
         bar.update(c.steps)

@@ -116,7 +116,7 @@ def random_transitions(n: int, gen: torch.Generator, device: torch.device) -> Tr
     t = torch.randint(WINDOW, BARS - 2, (n,), generator=gen, device=device)
     zeros = torch.zeros(n, device=device)
     action = torch.randint(0, 3, (n,), generator=gen, device=device)
-    return Transition(t, zeros, action, zeros, zeros, zeros.bool(), zeros.double())
+    return Transition(t, zeros, action, zeros, zeros, zeros.double())
 
 
 def bench_ours(kind: str, capacity: int, args, market: MarketData, fanout: int = 32) -> dict:

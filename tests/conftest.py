@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from hypothesis import settings
 
 from regime_trader.config import Config
 from regime_trader.envs.market import MarketData
@@ -15,6 +19,33 @@ from regime_trader.envs.market import MarketData
 # Runs in tests log JSON lines: an MLflow SQLite store per temporary run folder costs seconds
 # each. Tests that check MLflow itself ask for it explicitly.
 os.environ.setdefault("REGIME_TRADER_TRACKING", "jsonl")
+
+# No test asserts wall-clock time, hypothesis examples included: its default 200 ms deadline
+# fails tests on a busy CI machine for no bug.
+settings.register_profile("regime-trader", deadline=None)
+settings.load_profile("regime-trader")
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_rng() -> Iterator[None]:
+    """Save Python's, NumPy's legacy and torch's global RNG states around every test.
+
+    A test that seeds or draws from a global generator (``random.seed``, ``np.random.seed``,
+    ``torch.manual_seed``; training seeds all three) leaves the state as it found it, so no
+    test's outcome depends on which tests ran before it.
+    """
+    py_state = random.getstate()
+    np_state = np.random.get_state()  # noqa: NPY002 - the legacy global RNG is what leaks
+    torch_state = torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)  # noqa: NPY002
+        torch.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
 
 
 def make_ohlcv(

@@ -43,6 +43,7 @@ def test_committed_notebook_is_clean_and_parametrised() -> None:
             assert not cell.outputs and cell.execution_count is None, cell.source[:60]
 
 
+@pytest.mark.slow  # ~8 s on two busy cores
 def test_features_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A kernelspec that runs this interpreter (the one with regime_trader installed), found
     # first because JUPYTER_PATH is searched before the user and system locations.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,20 +11,28 @@ import torch
 from torch import nn
 
 from regime_trader.config import Budget, Config
-from regime_trader.data import load_ohlcv  # noqa: F401 (re-exported for the CLI)
+from regime_trader.data import (
+    dataset_split,
+    load_ohlcv,  # noqa: F401 (re-exported for the CLI)
+)
+from regime_trader.data.split_report import load_split
 from regime_trader.envs.market import MarketData
 from regime_trader.errors import ConfigError, DataError
 from regime_trader.evaluation.evaluate import (
     Evaluation,
     decision_bounds,
     evaluate_period,
+    in_sample_note,
     period_rows,
+    split_notes,
     write_outputs,
 )
 from regime_trader.frames import feature_frame  # noqa: F401 (public verb)
 from regime_trader.nets import build_net
+from regime_trader.overrides import apply_sets
 from regime_trader.training import TrainResult, prepare, train
 from regime_trader.training.checkpoint import load_run
+from regime_trader.training.prepare import split_summary
 from regime_trader.utils.device import resolve_device
 
 
@@ -34,8 +43,13 @@ def load_config(
     seed: int | None = None,
     budget: Budget | None = None,
     net: str | None = None,
+    sets: Sequence[str] = (),
 ) -> Config:
-    """Config from YAML (or defaults) with command-line overrides applied."""
+    """Config from YAML (or defaults) with command-line overrides applied.
+
+    ``sets`` (``section.field=value``, see `regime_trader.overrides`) apply last, so they win
+    over the named options and the budget.
+    """
     cfg = Config.from_yaml(path) if path else Config()
     if net:
         cfg = cfg.override(agent={"net": net})
@@ -45,12 +59,19 @@ def load_config(
         cfg = cfg.override(data={"source": data})
     if seed is not None:
         cfg = cfg.override(train={"seed": seed})
-    return cfg
+    return apply_sets(cfg, sets)
 
 
-def train_run(cfg: Config, out: str | Path, *, progress: bool = True) -> TrainResult:
-    """Train an agent into the run folder ``out``."""
-    return train(cfg, out, progress=progress)
+def train_run(
+    cfg: Config, out: str | Path, *, progress: bool = True, force: bool = False
+) -> TrainResult:
+    """Train an agent into the run folder ``out``.
+
+    Raises:
+        ConfigError: ``out`` already holds a run and ``force`` is False (``force`` deletes the
+            old run, its reports and its ``test/``-style report folders first).
+    """
+    return train(cfg, out, progress=progress, force=force)
 
 
 def resume_run(run_dir: str | Path, *, progress: bool = True) -> TrainResult:
@@ -90,7 +111,11 @@ def backtest_run(
         ev,
         out,
         title=f"Backtest of {Path(run_dir).name} on {source}, {span}",
-        notes=[f"Run: {run_dir}", f"Costs: {cfg.env.cost_bps} bps; fills: {cfg.env.fill}"],
+        notes=[
+            f"Run: {run_dir}",
+            f"Costs: {cfg.env.cost_bps} bps; fills: {cfg.env.fill}",
+            *filter(None, [in_sample_note(load_split(run_dir), ev.period, source)]),
+        ],
     )
     return ev
 
@@ -130,11 +155,12 @@ def _train_and_test(cfg: Config, run_dir: Path, data, dev: torch.device, progres
     first, last = decision_bounds(data.market, cfg, data.split.test.start, data.split.test.stop)
     ev = evaluate_period(net, data.market, first, last, cfg)
     notes = [
-        "Trained on 1999-2012, model selected on 2013-2015 (validation Sharpe), tested on 2016-2018.",
+        *split_notes(split_summary(data, cfg), ev.period, data.split.test.stop - 1 - last),
         f"Network: {cfg.agent.net}; {result.env_steps:,} env steps in {result.seconds:.0f} s "
         f"({result.steps_per_second:,.0f} steps/s); costs {cfg.env.cost_bps} bps.",
     ]
-    title = f"regime-trader demo: {cfg.agent.net} agent on the S&P 500, test 2016-2018"
+    span = f"{ev.period['start']} to {ev.period['end']}"
+    title = f"regime-trader demo: {cfg.agent.net} agent on the S&P 500, test {span}"
     write_outputs(ev, run_dir, title=title, notes=notes)
     return result, ev
 
@@ -147,14 +173,21 @@ def demo_run(
     progress: bool = True,
     run_id: str | None = None,
     enhanced: bool = True,
+    sets: Sequence[str] = (),
 ) -> DemoResult:
     """The main job: train on spx 1999-2012, select on 2013-2015, test on 2016-2018.
 
+    The split dates are the spx dataset's own (``dataset_split("spx")``); the test backtest
+    starts an embargo of ``env.window`` bars after 2015 (2016-02-17) and ends two bars before
+    the data (the last fills), as ``split.json`` and the report say.
+
     Trains the baseline MLP into ``runs/<id>/`` and (unless ``enhanced=False``) the
     EnhancedDQN into ``runs/<id>/enhanced/``, each with its own metrics and report.
+    ``sets`` (``section.field=value``) change the demo's config after the budget and seed.
     """
     started = time.perf_counter()
-    cfg = Config().with_budget(budget).override(train={"seed": seed})
+    base = Config().override(data=dataset_split("spx"))
+    cfg = apply_sets(base.with_budget(budget).override(train={"seed": seed}), sets)
     run_dir = Path(out_root) / (run_id or time.strftime(f"demo-%Y%m%d-%H%M%S-{budget}"))
     dev = resolve_device(cfg.train.device)
     data = prepare(cfg, device=dev)

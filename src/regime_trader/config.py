@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from regime_trader.errors import ConfigError
 
@@ -30,12 +37,30 @@ class DataConfig(_Frozen):
     start: str | None = Field(None, description="Drop bars before this date (inclusive start).")
     end: str | None = Field(None, description="Drop bars after this date (inclusive end).")
     train_end: str | None = Field(
-        "2012-12-31", description="Last date of the training split; None means a 70/15/15 split."
+        None,
+        description="Last date of the training split (inclusive); give it with val_end. "
+        "None: split by `fractions` of the bars, so any series works.",
     )
-    val_end: str | None = Field("2015-12-31", description="Last date of the validation split.")
+    val_end: str | None = Field(
+        None, description="Last date of the validation split (inclusive); test is the rest."
+    )
     fractions: tuple[float, float, float] = Field(
-        (0.7, 0.15, 0.15), description="Train/validation/test fractions when dates are not given."
+        (0.7, 0.15, 0.15),
+        description="Train/validation/test shares of the bars (after the feature warm-up) "
+        "when no dates are given.",
     )
+
+    @model_validator(mode="after")
+    def _check_split(self) -> DataConfig:
+        """Both split dates or neither; fractions are three shares summing to 1."""
+        if (self.train_end is None) != (self.val_end is None):
+            raise ValueError(
+                f"give both train_end and val_end, or neither (got train_end={self.train_end!r}, "
+                f"val_end={self.val_end!r}); without dates the split uses fractions"
+            )
+        if any(f < 0 for f in self.fractions) or abs(sum(self.fractions) - 1) > 1e-6:
+            raise ValueError(f"fractions {list(self.fractions)} must be >= 0 and sum to 1")
+        return self
 
 
 class FeatureConfig(_Frozen):
@@ -52,6 +77,29 @@ class FeatureConfig(_Frozen):
     bb_std: float = Field(2.0, gt=0, description="Bollinger band width in standard deviations.")
     return_lags: tuple[int, ...] = Field((1, 5, 20), description="Log-return horizons in bars.")
     vol_window: int = Field(20, ge=2, description="Realised volatility window.")
+    timeframes: tuple[str, ...] = Field(
+        (),
+        description="Coarser bars whose features join the observation as `name@tf`, e.g. "
+        "['5min', '60min'] on minute data or ['W'] on daily data; each coarse bar is seen only "
+        "after it has closed (docs/features.md). Empty: base features only.",
+    )
+
+    @field_validator("timeframes", mode="before")
+    @classmethod
+    def _split_timeframes(cls, value: object) -> object:
+        """Accept "W,ME" as well as a list; check every token (parse_timeframes)."""
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = value.split(",") if value.strip() else []
+        if isinstance(value, (list, tuple)) and value:
+            from regime_trader.features.timeframes import parse_timeframes  # cycle-free here
+
+            try:
+                return tuple(parse_timeframes([str(v) for v in value]))
+            except ConfigError as err:
+                raise ValueError(str(err).removeprefix("timeframes: ")) from None
+        return value
 
 
 class RegimeConfig(_Frozen):
@@ -71,6 +119,12 @@ class RegimeConfig(_Frozen):
     )
     min_vol_ratio: float = Field(
         0.0, ge=0, description="Trends need volatility ratio above this (plan's MIN_VOLATILITY)."
+    )
+    min_duration: int = Field(
+        1,
+        ge=1,
+        description="Causal minimum duration: a label changes only after the new rule label has "
+        "held this many bars (1 = off; docs/features.md gives run lengths).",
     )
 
 
@@ -101,6 +155,13 @@ class AgentConfig(_Frozen):
     )
     d_model: int = Field(64, ge=4, description="EnhancedDQN width (embedding, pathways, LSTM).")
     heads: int = Field(4, ge=1, description="EnhancedDQN attention heads (must divide d_model).")
+    lstm_layers: int = Field(1, ge=1, description="EnhancedDQN stacked LSTM layers.")
+    lstm_steps: int = Field(
+        8,
+        ge=1,
+        description="EnhancedDQN: the last bars of the window that go past attention into the "
+        "pathways and the LSTM (each has attended to the whole window; docs/architecture.md).",
+    )
     ensemble_mode: Literal["weighted", "switching"] = Field(
         "weighted", description="How EnsembleTrader combines its specialists while training."
     )
@@ -113,6 +174,10 @@ class AgentConfig(_Frozen):
         (128, 128), description="Hidden layer sizes of the MLP (net: mlp)."
     )
     lr: float = Field(5e-4, gt=0, description="Adam learning rate.")
+    adam_betas: tuple[float, float] = Field(
+        (0.9, 0.999), description="Adam's moment decay rates (beta1, beta2)."
+    )
+    adam_eps: float = Field(1e-8, gt=0, description="Adam's epsilon.")
     gamma: float = Field(0.99, gt=0, le=1, description="Discount factor.")
     tau: float = Field(0.005, gt=0, le=1, description="Soft target update rate per gradient step.")
     batch_size: int = Field(64, ge=1, description="Transitions per gradient step.")
@@ -155,15 +220,26 @@ class RewardConfig(_Frozen):
     cost_scale: float = Field(
         1.0, ge=0, description="Extra multiple of the env's own trading cost (0: none)."
     )
-    overtrading_window: int = Field(
-        20, ge=1, description="Recent steps in which trades are counted."
-    )
-    max_trades: int = Field(
-        4, ge=0, description="Trades allowed in the window before the penalty applies."
-    )
     overtrading_penalty: float = Field(
-        5e-4, ge=0, description="Penalty per step while over the limit."
+        1e-4,
+        ge=0,
+        description="Penalty per position change (a hold, or a buy while long, is no trade); "
+        "Markov: it depends only on the position and the action (docs/rewards.md).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_fields(cls, raw: object) -> object:
+        """Point configs written before the Markov fix at the replacement."""
+        old = [
+            k for k in ("overtrading_window", "max_trades") if isinstance(raw, dict) and k in raw
+        ]
+        if old:
+            raise ValueError(
+                f"'{old[0]}' was removed: the over-trading term is now overtrading_penalty per "
+                "position change, no window (docs/rewards.md); delete the field"
+            )
+        return raw
 
 
 class ReplayConfig(_Frozen):
@@ -236,6 +312,12 @@ class TrainConfig(_Frozen):
         1,
         ge=0,
         description="torch CPU threads (0: torch's default). One is fastest for small nets.",
+    )
+    checkpoint_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Also write checkpoint.pt when this many seconds passed since the last one, "
+        "so a kill loses at most that much training (0: only after validations).",
     )
 
 

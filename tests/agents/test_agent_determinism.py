@@ -50,6 +50,7 @@ def _run(tiny_data, out: Path, seed: int):
     return result, weights, res, metrics, log
 
 
+@pytest.mark.slow  # ~6 s on two busy cores
 def test_same_seed_same_weights_and_metrics(tiny_data, tmp_path: Path) -> None:
     r1, w1, b1, m1, log1 = _run(tiny_data, tmp_path / "a", seed=11)
     r2, w2, b2, m2, log2 = _run(tiny_data, tmp_path / "b", seed=11)
@@ -70,6 +71,7 @@ def test_same_seed_same_weights_and_metrics(tiny_data, tmp_path: Path) -> None:
             assert torch.equal(v, c2["agent"][part][k]), (part, k)
 
 
+@pytest.mark.slow  # ~2 s on two busy cores
 def test_other_seed_other_weights(tiny_data, tmp_path: Path) -> None:
     _, w1, *_ = _run(tiny_data, tmp_path / "a", seed=11)
     _, w2, *_ = _run(tiny_data, tmp_path / "b", seed=12)

@@ -52,6 +52,7 @@ def _train_and_backtest(ohlcv_factory, config_factory, tmp_path: Path, drift: fl
 
 
 @pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.slow  # ~4 per seed s on two busy cores
 def test_learns_to_hold_a_steady_uptrend(
     ohlcv_factory, config_factory, tmp_path: Path, seed: int
 ) -> None:
@@ -66,6 +67,7 @@ def test_learns_to_hold_a_steady_uptrend(
 
 
 @pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.slow  # ~4 per seed s on two busy cores
 def test_stays_out_of_a_steady_downtrend(
     ohlcv_factory, config_factory, tmp_path: Path, seed: int
 ) -> None:

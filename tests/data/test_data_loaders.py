@@ -149,3 +149,31 @@ def test_parquet_with_timestamp_column(tmp_path: Path, ohlcv: pd.DataFrame) -> N
     path = tmp_path / "cols.parquet"
     ohlcv.reset_index().to_parquet(path)
     pd.testing.assert_frame_equal(load_ohlcv(path), validate_ohlcv(ohlcv))
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_other_delimiters_are_detected(tmp_path: Path, sep: str) -> None:
+    path = tmp_path / "semi.csv"
+    path.write_text(YAHOO.replace(",", sep))
+    df = load_ohlcv(path)
+    assert list(df.columns) == ["open", "high", "low", "close", "volume"]
+    assert df["close"].iloc[0] == pytest.approx(43.064999)
+
+
+def test_semicolon_with_decimal_comma_gz(tmp_path: Path) -> None:
+    path = tmp_path / "eu.csv.gz"
+    text = YAHOO.replace(",", ";").replace(".", ",")
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write(text)
+    df = load_ohlcv(path)
+    assert df["open"].iloc[1] == pytest.approx(43.1325)
+    assert len(df) == 4
+
+
+def test_one_column_frame_blames_the_delimiter() -> None:
+    raw = pd.DataFrame({"timestamp;open;high;low;close": ["2020-01-01;1;2;0.5;1.5"]})
+    with pytest.raises(DataError) as info:
+        validate_ohlcv(raw, source="prices.csv")
+    msg = str(info.value)
+    assert msg.startswith("prices.csv: ") and "separated by ';'" in msg
+    assert "rename" not in msg

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from regime_trader.data import Split, chronological_split, load_ohlcv
+from regime_trader.data.splits import required_rows
 from regime_trader.errors import DataError
 
 
@@ -95,7 +96,9 @@ def test_error_empty_train_names_dates_and_range(spx_index: pd.DatetimeIndex) ->
     msg = str(info.value)
     assert "train split is empty" in msg
     assert "train_end=1990-12-31" in msg and "val_end=2000-12-31" in msg
-    assert "1999-01-04T00:00:00+00:00 -> 2018-12-31T00:00:00+00:00, 5031 rows" in msg
+    assert "the data covers 1999-01-04 to 2018-12-31 (5031 bars)" in msg
+    assert "data.train_end and data.val_end" in msg and "data.fractions" in msg
+    assert "embargo" not in msg  # no embargo given: nothing to lower
 
 
 def test_error_empty_test(spx_index: pd.DatetimeIndex) -> None:
@@ -106,6 +109,45 @@ def test_error_empty_test(spx_index: pd.DatetimeIndex) -> None:
 def test_error_embargo_swallows_val(hourly: pd.DatetimeIndex) -> None:
     with pytest.raises(DataError, match="val split is empty.*embargo=30"):
         chronological_split(hourly, train_end="2020-01-02", val_end="2020-01-03", embargo=30)
+
+
+def test_error_names_the_field_that_sets_the_embargo(hourly: pd.DatetimeIndex) -> None:
+    with pytest.raises(DataError) as info:
+        chronological_split(
+            hourly, fractions=(0.5, 0.25, 0.25), embargo=40, source="x.csv",
+            embargo_name="env.window",
+        )  # fmt: skip
+    msg = str(info.value)
+    assert msg.startswith("x.csv: the val split is empty")
+    assert "embargo=40 bars (env.window)" in msg and "a smaller env.window" in msg
+    assert "lower the embargo" not in msg and "\n" not in msg
+    assert "2020-01-01 to 2020-01-05 23:00 (120 bars)" in msg
+
+
+def test_min_rows_per_part(hourly: pd.DatetimeIndex) -> None:
+    split = chronological_split(hourly, fractions=(0.5, 0.25, 0.25), min_rows=(60, 30, 30))
+    assert split == Split(slice(0, 60), slice(60, 90), slice(90, 120))
+    with pytest.raises(
+        DataError, match=r"test split has 30 bars \(needs >= 31\).*at least 123 bars"
+    ):
+        chronological_split(hourly, fractions=(0.5, 0.25, 0.25), min_rows=(1, 1, 31))
+
+
+@pytest.mark.parametrize(
+    ("fractions", "embargo", "mins"),
+    [((0.7, 0.15, 0.15), 30, (51, 20, 22)), ((0.5, 0.25, 0.25), 0, (1, 1, 1)),
+     ((0.6, 0.2, 0.2), 7, (10, 3, 5)), ((0.8, 0.1, 0.1), 3, (40, 20, 22))],
+)  # fmt: skip
+def test_required_rows_is_the_smallest_that_fits(
+    fractions: tuple[float, float, float], embargo: int, mins: tuple[int, int, int]
+) -> None:
+    need = required_rows(fractions, embargo, mins)
+    assert need is not None
+    index = pd.date_range("2020-01-01", periods=need, freq="D", tz="UTC")
+    chronological_split(index, fractions=fractions, embargo=embargo, min_rows=mins)
+    with pytest.raises(DataError):
+        chronological_split(index[:-1], fractions=fractions, embargo=embargo, min_rows=mins)
+    assert required_rows((0.8, 0.2, 0.0), 0, 1) is None
 
 
 def test_error_fractions_sum(hourly: pd.DatetimeIndex) -> None:

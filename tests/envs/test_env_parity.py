@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from regime_trader.config import EnvConfig, RewardConfig
 from regime_trader.envs import spec
+from regime_trader.envs.rewards import shaped_reward
 from regime_trader.envs.trading_env import TradingEnv
 from regime_trader.envs.vector_env import VectorTradingEnv
 
@@ -50,6 +51,7 @@ def _check_parity(
         for i in np.flatnonzero(live):
             _assert_obs_equal(obs[i], window[i], state[i])
         act = actions[k]
+        ends = vec.t >= vec.stop  # the batched env ends (and auto-resets) these episodes now
         tr = vec.step(torch.as_tensor(act, dtype=torch.long))
         for i in np.flatnonzero(live):
             o, reward, terminated, truncated, info = gyms[i].step(int(act[i]))
@@ -62,7 +64,7 @@ def _check_parity(
                 float(tr.reward[i]), reward, rtol=1e-6, atol=1e-6 * cfg.reward_scale
             )
             assert float(tr.next_position[i]) == gyms[i].position
-            assert bool(tr.done[i]) == (terminated or truncated)
+            assert bool(ends[i]) == (terminated or truncated)
             assert not terminated
             if truncated:
                 live[i] = False  # the batched env auto-resets this slot; stop comparing it
@@ -80,6 +82,7 @@ def _check_parity(
     allow_short=st.booleans(),
     fill=st.sampled_from(["next_open", "close"]),
 )
+@pytest.mark.slow  # ~2 s on two busy cores
 def test_parity_single_env(market_factory, seed: int, allow_short: bool, fill: str) -> None:
     m = market_factory(90, 3, seed=seed % 97, fill=fill)
     cfg = EnvConfig(window=7, allow_short=allow_short, fill=fill, cost_bps=5.0)
@@ -92,6 +95,7 @@ def test_parity_single_env(market_factory, seed: int, allow_short: bool, fill: s
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), allow_short=st.booleans())
+@pytest.mark.slow  # ~2 s on two busy cores
 def test_parity_four_envs(market_factory, seed: int, allow_short: bool) -> None:
     m = market_factory(120, 3, seed=seed % 89)
     cfg = EnvConfig(window=9, allow_short=allow_short, cost_bps=12.5, reward_scale=100.0)
@@ -130,10 +134,12 @@ def test_parity_with_auto_reset_over_an_episode_range(market_factory, allow_shor
             window, state = vec.observe()
             _assert_obs_equal(obs, window[0], state[0])
             a = int(rng.integers(0, 3))
+            ends = bool(vec.t[0] >= vec.stop[0])
             tr = vec.step(torch.tensor([a]))
             obs, reward, _, truncated, info = gym_env.step(a)
             np.testing.assert_allclose(float(tr.step_return[0]), info["step_return"], rtol=RTOL)
-            assert bool(tr.done[0]) == truncated == (step == cfg.episode_len - 1)
+            assert ends == truncated == (step == cfg.episode_len - 1)
+            assert ends == (int(vec.t[0]) == start)  # an ended episode restarts at once
             if not truncated:
                 np.testing.assert_allclose(float(vec.equity[0]), info["equity"], rtol=RTOL)
 
@@ -149,20 +155,59 @@ def test_vector_env_episode_starts_within_range(market) -> None:
 
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), allow_short=st.booleans())
+@pytest.mark.slow  # ~2 s on two busy cores
 def test_parity_regime_reward(market_factory, seed: int, allow_short: bool) -> None:
     """The regime-aware reward (every branch active) is equal in both engines."""
     m = market_factory(120, 3, seed=seed % 83)
     cfg = EnvConfig(window=9, allow_short=allow_short, cost_bps=10.0)
-    reward = RewardConfig(
-        kind="regime",
-        overtrading_window=5,
-        max_trades=1,
-        overtrading_penalty=1e-3,
-        missed_uptrend_penalty=5e-4,
-    )
+    reward = RewardConfig(kind="regime", overtrading_penalty=1e-3, missed_uptrend_penalty=5e-4)
     rng = np.random.default_rng(seed)
     last = spec.last_decision(len(m), cfg.fill)
     starts = rng.integers(8, 60, 3)
     stops = np.minimum(starts + rng.integers(10, 50, 3), last)
     actions = rng.integers(0, 3, (int((stops - starts).max()) + 1, 3))
     _check_parity(m, cfg, starts.tolist(), stops.tolist(), actions, reward)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), allow_short=st.booleans())
+@pytest.mark.slow  # ~2 s on two busy cores
+def test_regime_reward_is_rebuilt_from_the_replay_record(
+    market_factory, seed: int, allow_short: bool
+) -> None:
+    """Markov: each reward is a function of the stored (t, position, action) alone, in both
+    engines and whatever the history; a buy while long (or a sell while flat) pays no
+    over-trading penalty."""
+    m = market_factory(150, 3, seed=seed % 71)
+    cfg = EnvConfig(window=6, allow_short=allow_short, cost_bps=7.0, episode_len=40)
+    reward = RewardConfig(kind="regime", overtrading_penalty=2e-3, missed_uptrend_penalty=1e-3)
+    vec = VectorTradingEnv(m, cfg, 8, generator=_gen(seed % 1000), reward=reward)
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        tr = vec.step(torch.as_tensor(rng.integers(0, 3, 8)))
+        new = spec.target_position(tr.position.double(), tr.action, allow_short)
+        assert torch.equal(new.float(), tr.next_position)
+        cost = spec.trade_cost(tr.position.double(), new, cfg.cost_bps)
+        growth = m.growth[tr.t]
+        ret = spec.step_return(new, growth, cost)
+        want = shaped_reward(ret, growth, cost, tr.position.double(), new, m.regimes[tr.t], reward)
+        torch.testing.assert_close(tr.reward, (want * cfg.reward_scale).float())
+        gym_env = TradingEnv(m, cfg, start=int(tr.t[0]), end=int(tr.t[0]), reward=reward)
+        gym_env.reset()
+        gym_env.position = float(tr.position[0])  # any history that reached this state
+        _, r_gym, *_ = gym_env.step(int(tr.action[0]))
+        assert float(tr.reward[0]) == float(np.float32(r_gym))
+
+
+def test_buy_while_long_is_not_a_trade(market_factory) -> None:
+    m = market_factory(80, 2, seed=3)
+    cfg = EnvConfig(window=5, cost_bps=0.0)
+    pen = RewardConfig(kind="regime", overtrading_penalty=0.5, missed_uptrend_penalty=0.0)
+    free = pen.model_copy(update={"overtrading_penalty": 0.0})
+    rewards = {}
+    for name, rc in (("pen", pen), ("free", free)):
+        env = TradingEnv(m, cfg, start=10, end=20, reward=rc)
+        env.reset()
+        rewards[name] = [env.step(a)[1] for a in (spec.BUY, spec.BUY, spec.HOLD, spec.SELL)]
+    diff = np.subtract(rewards["free"], rewards["pen"]) / cfg.reward_scale
+    np.testing.assert_allclose(diff, [0.5, 0.0, 0.0, 0.5], atol=1e-12)

@@ -224,6 +224,7 @@ def test_bars_per_year_errors() -> None:
         max_size=200,
     )
 )
+@pytest.mark.slow  # ~2 s on two busy cores
 def test_property_total_return_and_drawdown_bounds(data: list[tuple[float, float]]) -> None:
     r = np.array([d[0] for d in data])
     p = np.array([d[1] for d in data])

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import talib
 
 from regime_trader.config import FeatureConfig
 from regime_trader.data import load_ohlcv
 from regime_trader.errors import ConfigError, DataError
 from regime_trader.features import compute_features, feature_lookback
 from regime_trader.features.streaming import FeaturePipeline
+from regime_trader.features.timeframes import multi_timeframe_features
 
 SPX = Path(__file__).resolve().parents[3] / "shared" / "data" / "daily"
 SPX = SPX / "SPX_1d_yahoo_1999-2018.csv.gz"
@@ -77,7 +79,20 @@ def test_flat_prices_match_batch(ohlcv_factory) -> None:
     assert_matches_batch(feed(df, FeaturePipeline()), df, FeatureConfig())
 
 
-def test_memory_is_bounded_and_updates_are_fast(ohlcv_factory) -> None:
+class _CountingHandle:
+    """A TA-Lib stream handle that counts its ``update`` calls."""
+
+    def __init__(self, handle: object, name: str, calls: Counter[str]) -> None:
+        self.handle, self.name, self.calls = handle, name, calls
+
+    def update(self, *args: float) -> object:
+        self.calls[self.name] += 1
+        return self.handle.update(*args)  # type: ignore[attr-defined]
+
+
+def test_memory_is_bounded_and_update_work_is_constant(ohlcv_factory, monkeypatch) -> None:
+    """After the warm-up an update is O(1) TA-Lib work: one step of each stream handle, no
+    batch recomputation, and a ring buffer that never grows (counts, not a stopwatch)."""
     df = ohlcv_factory(2000, seed=7)
     pipe = FeaturePipeline()
     assert pipe.history == 21  # max(persistence 20, vol 20, ret 20) + 1
@@ -88,14 +103,26 @@ def test_memory_is_bounded_and_updates_are_fast(ohlcv_factory) -> None:
     for bar in bars[:100]:
         pipe.update(bar)
     assert not pipe.warming_up  # the warm-up bars are dropped once every TA-Lib handle is open
-    sizes, times = set(), []
+    batch_calls: Counter[str] = Counter()
+    stream_calls: Counter[str] = Counter()
+    names = [feed.name for feed in pipe._feeds.values()]
+    for name in names:  # any batch call would recompute the series seen so far
+        batch = getattr(talib, name)
+
+        def counted(*args, _name=name, _batch=batch, **kwargs):
+            batch_calls[_name] += 1
+            return _batch(*args, **kwargs)
+
+        monkeypatch.setattr(talib, name, counted)
+    for feed in pipe._feeds.values():
+        feed.handle = _CountingHandle(feed.handle, feed.name, stream_calls)
+    sizes = set()
     for bar in bars[100:]:
-        start = time.perf_counter()
         pipe.update(bar)
-        times.append(time.perf_counter() - start)
         sizes.add((pipe.buffered, pipe._closes.size))
     assert sizes == {(21, 42)}  # the ring buffer never grows
-    assert float(np.median(times)) < 1e-3, f"median update {np.median(times) * 1e6:.0f} us"
+    assert not batch_calls, f"batch recomputation after the warm-up: {dict(batch_calls)}"
+    assert stream_calls == dict.fromkeys(names, len(bars) - 100)  # one step per bar each
 
 
 def test_series_bars_and_errors(ohlcv_factory) -> None:
@@ -111,3 +138,65 @@ def test_series_bars_and_errors(ohlcv_factory) -> None:
         pipe.update({"timestamp": df.index[1], "high": 1.0, "low": 2.0, "close": 1.5})
     with pytest.raises(ConfigError, match="history"):
         FeaturePipeline(history=5)
+
+
+SMALL = FeatureConfig(
+    adx_period=3,
+    slope_period=3,
+    persistence_window=3,
+    rsi_period=3,
+    stoch_k=3,
+    stoch_slow=2,
+    stoch_d=2,
+    bb_period=3,
+    return_lags=(1, 2),
+    vol_window=3,
+)
+
+
+def minutes_with_gaps(n: int, seed: int) -> pd.DataFrame:
+    """Minute bars; ~5% of steps skip 2-30 minutes and one skips two days (a weekend)."""
+    rng = np.random.default_rng(seed)
+    steps = np.ones(n, dtype=np.int64)
+    gaps = rng.random(n) < 0.05
+    steps[gaps] = rng.integers(2, 31, gaps.sum())
+    steps[n // 2] = 2 * 24 * 60 + 7
+    idx = pd.Timestamp("2024-01-05 20:13", tz="UTC") + pd.to_timedelta(np.cumsum(steps), "min")
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.002, n)))
+    open_ = np.r_[100.0, close[:-1]]
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.001, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.001, n)))
+    data = {"open": open_, "high": high, "low": low, "close": close, "volume": np.ones(n)}
+    return pd.DataFrame(data, index=pd.DatetimeIndex(idx, name="timestamp"))
+
+
+def assert_matches_timeframes(df: pd.DataFrame, cfg: FeatureConfig) -> pd.DataFrame:
+    stream = feed(df, FeaturePipeline(cfg))
+    batch = multi_timeframe_features(df, cfg.timeframes, cfg)
+    assert list(stream.columns) == list(batch.columns)
+    np.testing.assert_array_equal(stream.isna().to_numpy(), batch.isna().to_numpy())
+    np.testing.assert_allclose(stream.to_numpy(), batch.to_numpy(), rtol=1e-9, atol=1e-9)
+    return batch
+
+
+def test_timeframes_on_daily_data_equal_batch() -> None:
+    if not SPX.exists():
+        pytest.skip(f"{SPX} not present")
+    df = load_ohlcv(SPX).iloc[:1500]
+    cfg = FeatureConfig(timeframes=("W", "ME"))
+    batch = assert_matches_timeframes(df, cfg)
+    assert batch.iloc[-1].notna().all()  # both coarse warm-ups end inside the series
+
+
+def test_timeframes_on_minute_data_with_gaps_equal_batch() -> None:
+    cfg = SMALL.model_copy(update={"timeframes": ("5min", "60min", "240min")})
+    batch = assert_matches_timeframes(minutes_with_gaps(3000, seed=4), cfg)
+    assert batch.iloc[-1].notna().all()
+
+
+def test_timeframes_need_timestamps(ohlcv_factory) -> None:
+    pipe = FeaturePipeline(FeatureConfig(timeframes=("W",)))
+    assert pipe.names[-1] == "range_1@W"
+    bar = ohlcv_factory(2, seed=0).iloc[0]
+    with pytest.raises(DataError, match="features.timeframes needs one"):
+        pipe.update_values(bar.to_dict())

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from regime_trader.agents.dqn import split_output
 from regime_trader.nets.enhanced_dqn import EnhancedDQN
 from regime_trader.nets.ensemble import EnsembleTrader
 from regime_trader.nets.mlp import MLPQNet
@@ -36,16 +37,10 @@ def _inputs(b: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(b, w, F_, generator=g), torch.randn(b, S_, generator=g)
 
 
-def _split(
-    out: torch.Tensor | tuple[torch.Tensor, ...],
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    return (out[0], out[1]) if isinstance(out, tuple) else (out, None)
-
-
 @pytest.mark.parametrize("name", list(FACTORIES))
 @pytest.mark.parametrize(("b", "w"), [(1, 5), (4, 5), (3, 1)])
 def test_output_shapes(name: str, b: int, w: int) -> None:
-    q, logits = _split(FACTORIES[name](w)(*_inputs(b, w)))
+    q, logits = split_output(FACTORIES[name](w)(*_inputs(b, w)))
     assert q.shape == (b, 3)
     assert torch.isfinite(q).all()
     if name != "mlp":
@@ -56,7 +51,7 @@ def test_output_shapes(name: str, b: int, w: int) -> None:
 def test_gradients_reach_every_parameter(name: str) -> None:
     torch.manual_seed(0)
     net = FACTORIES[name](5)
-    q, logits = _split(net(*_inputs(6, 5)))
+    q, logits = split_output(net(*_inputs(6, 5)))
     loss = ((q - torch.randn_like(q)) ** 2).mean()
     if logits is not None:
         loss = loss + nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 3, 0, 1]))
@@ -76,7 +71,7 @@ def test_safetensors_round_trip_gives_identical_q(name: str, tmp_path: Path) -> 
     clone.load_state_dict(load_file(str(path)))
     x = _inputs(4, 5, seed=3)
     with torch.no_grad():
-        a, b = _split(net(*x)), _split(clone(*x))
+        a, b = split_output(net(*x)), split_output(clone(*x))
     assert torch.equal(a[0], b[0])
     if a[1] is not None:
         assert b[1] is not None and torch.equal(a[1], b[1])

@@ -30,7 +30,6 @@ def transitions(market, n: int, gen: torch.Generator, window: int = 5) -> Transi
         action=torch.randint(0, 3, (n,), generator=gen),
         reward=torch.randn(n, generator=gen),
         next_position=position.flip(0),
-        done=torch.zeros(n, dtype=torch.bool),
         step_return=torch.zeros(n, dtype=torch.float64),
     )
 
@@ -205,7 +204,6 @@ def test_uniform_batches_come_from_one_draw_and_priority_batches_are_lazy(tiny_m
                 _torch.ones(n, dtype=_torch.long),
                 _torch.rand(n),
                 _torch.ones(n),
-                _torch.zeros(n, dtype=_torch.bool),
                 _torch.zeros(n),
             )
         )

@@ -42,6 +42,7 @@ def draw_counts(sampler, n_items: int, batches: int, batch: int = 256, seed: int
     return counts
 
 
+@pytest.mark.slow  # ~6 s on two busy cores
 def test_sampling_frequencies_follow_priority_power_alpha() -> None:
     alpha, eps = 0.6, 1e-3
     td = torch.linspace(0.05, 3.0, 20, dtype=torch.float64)
@@ -53,6 +54,7 @@ def test_sampling_frequencies_follow_priority_power_alpha() -> None:
     assert chi_square(counts, td.numpy() + eps) > 100 * CHI2_999_DOF19
 
 
+@pytest.mark.slow  # ~5 s on two busy cores
 def test_frequencies_within_each_regime_follow_priority_power_alpha() -> None:
     alpha, eps = 0.8, 1e-3
     td = torch.linspace(0.1, 2.0, 40, dtype=torch.float64)

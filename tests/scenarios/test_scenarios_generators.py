@@ -12,7 +12,7 @@ from regime_trader.data import validate_ohlcv
 from regime_trader.data.validation import OHLCV_COLUMNS
 from regime_trader.regimes import regime_lookback
 from regime_trader.scenarios import SCENARIO_KINDS, ScenarioParams, default_params, generate
-from regime_trader.scenarios.agreement import agreement, agreement_table, main
+from regime_trader.scenarios.agreement import agreement, agreement_markdown, agreement_table
 from regime_trader.scenarios.generators import markov_regimes, transition_matrix
 
 SINGLE = SCENARIO_KINDS[:4]
@@ -156,9 +156,8 @@ def test_detector_agreement_on_switching() -> None:
     assert share >= 0.7
 
 
-def test_agreement_table_and_cli(capsys: pytest.CaptureFixture[str]) -> None:
+def test_agreement_table_and_markdown() -> None:
     table = agreement_table(seed=0, n_bars=400)
     assert list(table) == list(SCENARIO_KINDS)
-    main(["--seeds", "1", "--bars", "400"])
-    out = capsys.readouterr().out
+    out = agreement_markdown((0,), 400)
     assert out.startswith("| kind | seed 0 | mean |") and "| switching |" in out

@@ -84,6 +84,7 @@ def test_mlflow_missing_is_a_config_error(tmp_path: Path, monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.slow  # ~3 s on two busy cores
 def test_mlflow_run_has_params_metrics_and_artifact(tmp_path: Path, monkeypatch):
     pytest.importorskip("mlflow")
     monkeypatch.delenv("REGIME_TRADER_TRACKING", raising=False)  # let "auto" pick MLflow
@@ -119,6 +120,7 @@ def test_mlflow_run_has_params_metrics_and_artifact(tmp_path: Path, monkeypatch)
     assert tr2.experiment_id == client.get_run(run_id).info.experiment_id
 
 
+@pytest.mark.slow  # ~4 s on two busy cores
 def test_train_logs_params_metrics_and_artifacts_to_mlflow(tmp_path: Path, ohlcv_frame):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient

@@ -28,6 +28,7 @@ def tiny(ohlcv_factory, config_factory):
     return cfg, prepare(cfg, ohlcv=ohlcv_factory(600, seed=1))
 
 
+@pytest.mark.slow  # ~4 s on two busy cores
 def test_rerun_resumes_the_study_and_adds_trials(tiny, tmp_path: Path):
     cfg, data = tiny
     space = {"agent.lr": [0.001, 0.0005], "agent.gamma": [0.9, 0.99]}
@@ -50,7 +51,7 @@ def test_rerun_resumes_the_study_and_adds_trials(tiny, tmp_path: Path):
 def test_median_pruning_stops_a_bad_trial(tiny, tmp_path: Path, monkeypatch):
     cfg, data = tiny
 
-    def fake_train(cfg, out_dir, *, data=None, progress=True, on_eval=None):
+    def fake_train(cfg, out_dir, *, data=None, progress=True, force=False, on_eval=None):
         good = cfg.train.seed < 5  # trials 0-4 score 1.0 at every validation, later ones -1.0
         value = 1.0 if good else -1.0
         for step in (500, 1000, 1500):

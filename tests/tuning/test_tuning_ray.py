@@ -20,6 +20,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow  # ~43 s on two busy cores
 def test_ray_runs_trials_in_parallel_and_writes_the_best(
     tmp_path: Path, ohlcv_factory, config_factory
 ):

@@ -56,10 +56,11 @@ class DQNAgent:
         self.target = copy.deepcopy(net).requires_grad_(False)
         # fused Adam: one kernel for all parameters (CPU and CUDA); the default CPU path
         # loops over parameters in Python.
-        self.optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True)
+        self.optimizer = torch.optim.Adam(
+            net.parameters(), lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps, fused=True
+        )
         self._online: list[torch.Tensor] = list(net.parameters())
         self._target: list[torch.Tensor] = list(self.target.parameters())
-        self._adam_state: tuple[list, list, list] | None = None
         self._fast = _closed_form_gradient(net, self.target, cfg)
 
     @torch.no_grad()
@@ -116,57 +117,12 @@ class DQNAgent:
         return loss.detach(), td_abs
 
     def _clip_gradients(self) -> None:
-        """Scale gradients to a global L2 norm of at most ``max_grad_norm`` (as
-        `torch.nn.utils.clip_grad_norm_`, in three fused calls: one device, one dtype)."""
-        grads = [p.grad for p in self._online]
-        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # type: ignore[arg-type]
-        torch._foreach_mul_(grads, (self.cfg.max_grad_norm / (norm + 1e-6)).clamp(max=1.0))  # type: ignore[arg-type]
+        """Scale gradients to a global L2 norm of at most ``max_grad_norm``."""
+        torch.nn.utils.clip_grad_norm_(self._online, self.cfg.max_grad_norm, foreach=True)
 
     def _optimizer_step(self) -> None:
-        """`Adam.step` as one call of torch's fused Adam kernel, with the state lists cached.
-
-        Same update and the same optimizer state as ``self.optimizer.step()`` (a test holds
-        them equal): the parameters share one step counter (they always step together), so
-        a step is one increment and one kernel call, without the per-step Python bookkeeping
-        of `Optimizer.step` (hooks, state look-ups, grouping by device), which rivals the
-        kernel itself at batch 32 on a CPU.
-        """
-        if self._adam_state is None:
-            first = not self.optimizer.state
-            if first:
-                self.optimizer.step()  # creates the state tensors
-            self._adam_state = self._cache_adam_state()
-            if first:
-                return
-        group = self.optimizer.param_groups[0]
-        exp_avgs, exp_avg_sqs, steps = self._adam_state
-        steps[0].add_(1)
-        torch._fused_adam_(
-            self._online,
-            [p.grad for p in self._online],  # type: ignore[misc]
-            exp_avgs,
-            exp_avg_sqs,
-            [],
-            steps,
-            amsgrad=False,
-            lr=group["lr"],
-            beta1=group["betas"][0],
-            beta2=group["betas"][1],
-            weight_decay=0.0,
-            eps=group["eps"],
-            maximize=False,
-            grad_scale=None,
-            found_inf=None,
-        )
-
-    def _cache_adam_state(self) -> tuple[list, list, list]:
-        """The optimizer's state lists, with one step counter shared by all parameters (a
-        fresh tensor: ``Optimizer.step`` would add 1 once per parameter to a shared one)."""
-        st = [self.optimizer.state[p] for p in self._online]
-        step = st[0]["step"].clone()
-        for s in st:
-            s["step"] = step
-        return [s["exp_avg"] for s in st], [s["exp_avg_sq"] for s in st], [step] * len(st)
+        """One Adam step (torch's fused kernel: one call for all parameters)."""
+        self.optimizer.step()
 
     @torch.no_grad()
     def soft_update(self) -> None:
@@ -177,21 +133,10 @@ class DQNAgent:
         return {
             "net": self.net.state_dict(),
             "target": self.target.state_dict(),
-            "optimizer": _unshared_steps(self.optimizer.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self._adam_state = None  # re-read the optimizer state on the next step
-
-
-def _unshared_steps(opt_state: dict) -> dict:
-    """An optimizer state dict with one step tensor per parameter, as torch's own `Adam`
-    expects when it loads one (the agent shares one counter; see `_cache_adam_state`)."""
-    state = {
-        k: {**v, "step": v["step"].clone()} if "step" in v else v
-        for k, v in opt_state["state"].items()
-    }
-    return {**opt_state, "state": state}

@@ -1,6 +1,6 @@
 """OHLCV data: bundled real series, CSV/Parquet loading, validation and chronological splits."""
 
-from regime_trader.data.datasets import DatasetInfo, dataset_path, list_datasets
+from regime_trader.data.datasets import DatasetInfo, dataset_path, dataset_split, list_datasets
 from regime_trader.data.loaders import load_ohlcv, save_frame
 from regime_trader.data.splits import Split, chronological_split
 from regime_trader.data.validation import validate_ohlcv
@@ -10,6 +10,7 @@ __all__ = [
     "Split",
     "chronological_split",
     "dataset_path",
+    "dataset_split",
     "list_datasets",
     "load_ohlcv",
     "save_frame",

@@ -26,6 +26,8 @@ class DatasetInfo:
         end: Last bar open, ISO-8601 UTC.
         rows: Number of bars.
         source: Where the data comes from (repository, path, commit).
+        train_end: The dataset's own split: last training date (None: split by fractions).
+        val_end: Last validation date of that split (test is the rest).
     """
 
     name: str
@@ -35,6 +37,8 @@ class DatasetInfo:
     end: str
     rows: int
     source: str
+    train_end: str | None = None
+    val_end: str | None = None
 
 
 _DATASETS: dict[str, tuple[str, DatasetInfo]] = {
@@ -48,6 +52,8 @@ _DATASETS: dict[str, tuple[str, DatasetInfo]] = {
             end="2018-12-31T00:00:00Z",
             rows=5031,
             source="PyPI package arch 8.0.0, arch.data.sp500 (sp500.csv), Adj Close dropped",
+            train_end="2012-12-31",
+            val_end="2015-12-31",
         ),
     ),
     "aapl": (
@@ -100,6 +106,24 @@ def bundled_names() -> list[str]:
 def list_datasets() -> list[DatasetInfo]:
     """Return the metadata of every bundled dataset (reads no file)."""
     return [info for _, info in _DATASETS.values()]
+
+
+def dataset_split(name: str) -> dict[str, str | None]:
+    """The split dates a bundled dataset carries, as ``DataConfig`` fields.
+
+    Args:
+        name: Dataset name, case-insensitive.
+
+    Returns:
+        ``{"train_end": ..., "val_end": ...}``: the dataset's own dates (spx: train to
+        2012-12-31, validate 2013-2015, test 2016 on), or both None (split by fractions).
+
+    Raises:
+        DataError: If ``name`` is not a bundled dataset.
+    """
+    dataset_path(name)  # validates the name
+    info = _DATASETS[str(name).lower()][1]
+    return {"train_end": info.train_end, "val_end": info.val_end}
 
 
 def dataset_path(name: str) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +15,8 @@ from regime_trader.errors import DataError
 from regime_trader.utils.io import atomic_write
 
 READ_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+"""Field separators a CSV may use; the one found most often in the header wins."""
 SAVE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
 
 
@@ -123,7 +127,8 @@ def _read(path: Path, label: str) -> pd.DataFrame:
     try:
         if _suffix(path) == ".parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path)
+        sep, decimal = sniff_csv(path)
+        return pd.read_csv(path, sep=sep, decimal=decimal)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{label}: file is empty. Expected a header row and OHLCV rows.") from exc
     except Exception as exc:  # any reader failure: show the file, not a pandas traceback
@@ -133,3 +138,27 @@ def _read(path: Path, label: str) -> pd.DataFrame:
             f"{label}: cannot read as {kind} ({type(exc).__name__}: {reason}). "
             f"Check the file is a valid {kind} with columns timestamp,open,high,low,close,volume."
         ) from exc
+
+
+def sniff_csv(path: Path) -> tuple[str, str]:
+    """Guess the field separator and decimal mark of a CSV (or CSV.gz) from its first lines.
+
+    The separator is the one of :data:`DELIMITERS` most frequent in the header (a comma when
+    none occurs). With a ``;`` or tab separator, numbers written like ``1234,5`` in the first
+    data rows mean a decimal comma (the usual European spreadsheet export).
+
+    Returns:
+        ``(sep, decimal)`` for ``pandas.read_csv``.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            lines = [line for _, line in zip(range(6), fh, strict=False)]
+    except (OSError, EOFError):  # a broken file: let read_csv report it
+        return ",", "."
+    header = lines[0] if lines else ""
+    counts = {d: header.count(d) for d in DELIMITERS}
+    sep = max(DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
+    rows = "".join(lines[1:])
+    decimal = "," if sep != "," and re.search(r"\d,\d", rows) else "."
+    return sep, decimal

@@ -156,6 +156,13 @@ def _missing_message(canon: str, found: list[object], source: str) -> str:
     if close:
         hint = f" Closest: {', '.join(repr(str(c)) for c in close)} — rename it to '{label}'."
     shown = ", ".join(repr(str(c)) for c in found) or "no columns"
+    seps = [s for s in (";", "\t", "|") if len(found) == 1 and s in str(found[0])]
+    if seps:
+        return (
+            f"{source}: read as one column {shown}: the fields are separated by {seps[0]!r}, "
+            f"not commas. Re-read with pd.read_csv(path, sep={seps[0]!r}) (load_ohlcv detects it "
+            "in a file) or save the file comma-separated."
+        )
     return f"{source}: required column '{label}' missing; found {shown}.{hint}"
 
 

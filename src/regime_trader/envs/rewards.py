@@ -7,10 +7,13 @@ its bugs fixed (docs/rewards.md):
   exactly the cost the env charged (times ``cost_scale``), not a per-action constant;
 * the missed-uptrend penalty applies when the agent is *out of the market* (position <= 0)
   during an uptrend — the sketch penalised every non-buy action, holding a long included;
-* the over-trading penalty counts non-hold actions in the last ``overtrading_window`` steps
-  (the sketch's ``recent_actions.count(action != 0)`` counts a boolean).
+* the over-trading penalty is charged once per *position change* (a hold, or a buy while
+  already long, trades nothing). The sketch counted actions in a window of recent steps,
+  which the observation does not show; this term depends on the step's own position and
+  action only, so the reward is a function of (observation, action) and the MDP stays Markov.
 
 The regime is the rule-based label of the decision bar (causal); -1 (unknown) is neutral.
+Every input is rebuilt from a replay record ``(t, position, action)`` and the market data.
 """
 
 from __future__ import annotations
@@ -19,22 +22,20 @@ from typing import Any
 
 from regime_trader.config import RewardConfig
 from regime_trader.envs.spec import _where
-
-UPTREND, DOWNTREND = 0, 1
+from regime_trader.regimes import DOWNTREND, UPTREND
 
 
 def regime_reward(
-    gross: Any, cost: Any, new_position: Any, regime: Any, recent_trades: Any, cfg: RewardConfig
+    gross: Any, cost: Any, position: Any, new_position: Any, regime: Any, cfg: RewardConfig
 ) -> Any:
     """The regime-aware reward of one step.
 
     Args:
         gross: ``new_position * (growth - 1)``, the return of the held position before costs.
         cost: the cost the env charged for this step's trade (fraction of equity).
-        new_position: position held over the step.
+        position: position held before the action.
+        new_position: position held over the step (after the action).
         regime: rule-based regime label of the decision bar (0..3, -1 unknown).
-        recent_trades: non-hold actions in the last ``cfg.overtrading_window`` steps,
-            this step's action included.
         cfg: scales and penalties.
     """
     up, down = regime == UPTREND, regime == DOWNTREND
@@ -42,4 +43,25 @@ def regime_reward(
     scale = _where(up, cfg.uptrend_scale, _where(down, down_scale, 1.0))
     reward = gross * scale - cost * cfg.cost_scale
     reward = reward - _where(up & (new_position <= 0), cfg.missed_uptrend_penalty, 0.0)
-    return reward - _where(recent_trades > cfg.max_trades, cfg.overtrading_penalty, 0.0)
+    return reward - _where(new_position != position, cfg.overtrading_penalty, 0.0)
+
+
+def shaped_reward(
+    ret: Any,
+    growth: Any,
+    cost: Any,
+    position: Any,
+    new_position: Any,
+    regime: Any,
+    cfg: RewardConfig,
+) -> Any:
+    """The reward ``cfg.kind`` asks for, before ``env.reward_scale``.
+
+    Args:
+        ret: the net step return (``spec.step_return``), the ``pnl`` reward.
+        growth: ``fill[t+1] / fill[t]`` of the decision bar.
+        cost, position, new_position, regime: as for ``regime_reward``.
+    """
+    if cfg.kind == "pnl":
+        return ret
+    return regime_reward(new_position * (growth - 1.0), cost, position, new_position, regime, cfg)

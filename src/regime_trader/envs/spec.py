@@ -79,6 +79,22 @@ def last_decision(n_bars: int, fill: str = "next_open") -> int:
     return n_bars - (3 if fill == "next_open" else 2)
 
 
+def decision_range(
+    n_bars: int, window: int, fill: str, start: int | None = None, end: int | None = None
+) -> tuple[int, int]:
+    """First and last decision bar (inclusive) of an env: a full window behind the first, a
+    complete step after the last, both within ``[start, end]`` when given.
+
+    Raises:
+        ValueError: If no bar qualifies.
+    """
+    first = max(window - 1, start or 0)
+    last = min(last_decision(n_bars, fill), end if end is not None else 1 << 62)
+    if last < first:
+        raise ValueError(f"no decision bars between {first} and {last}")
+    return first, last
+
+
 def positions_from_actions(
     actions: np.ndarray, allow_short: bool, initial: float = 0.0
 ) -> np.ndarray:

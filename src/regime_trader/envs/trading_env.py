@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import gymnasium as gym
@@ -12,7 +11,7 @@ from gymnasium import spaces
 from regime_trader.config import EnvConfig, RewardConfig
 from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
-from regime_trader.envs.rewards import regime_reward
+from regime_trader.envs.rewards import shaped_reward
 
 
 class TradingEnv(gym.Env):
@@ -20,7 +19,8 @@ class TradingEnv(gym.Env):
 
     Observation: ``{"window": float32[W, F], "state": float32[1]}`` — the features of bars
     ``t-W+1..t`` and the position held. Actions: 0 hold, 1 sell, 2 buy. Reward: the net step
-    return times ``reward_scale``; ``info`` carries ``step_return``, ``equity``, ``cost``, ``t``.
+    return (or the ``reward.kind`` shaping, a function of bar, position and action only) times
+    ``reward_scale``; ``info`` carries ``step_return``, ``equity``, ``cost``, ``t``.
 
     Args:
         market: the series.
@@ -46,13 +46,7 @@ class TradingEnv(gym.Env):
         self.market, self.cfg, self.random_start = market, cfg, random_start
         self.reward_cfg = reward or RewardConfig()
         self._regimes = market.regimes.cpu().numpy()
-        self.recent: deque[bool] = deque(maxlen=self.reward_cfg.overtrading_window)
-        self.first = max(cfg.window - 1, start or 0)
-        self.last = min(
-            spec.last_decision(len(market), cfg.fill), end if end is not None else 1 << 62
-        )
-        if self.last < self.first:
-            raise ValueError(f"no decision bars between {self.first} and {self.last}")
+        self.first, self.last = spec.decision_range(len(market), cfg.window, cfg.fill, start, end)
         self._features = market.features.cpu().numpy()
         self._growth = market.growth.cpu().numpy()
         lo = -1.0 if cfg.allow_short else 0.0
@@ -79,7 +73,6 @@ class TradingEnv(gym.Env):
             self.t = self.first + int(self.np_random.integers(0, max(span, 0) + 1))
             self.stop = min(self.t + self.cfg.episode_len - 1, self.last)
         self.position, self.equity = 0.0, 1.0
-        self.recent.clear()
         return self._obs(), {"t": self.t}
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
@@ -87,19 +80,11 @@ class TradingEnv(gym.Env):
         cost = float(spec.trade_cost(self.position, new, self.cfg.cost_bps))
         growth = self._growth[self.t]
         ret = float(spec.step_return(new, growth, cost))
-        self.recent.append(int(action) != spec.HOLD)
-        shaped = ret
-        if self.reward_cfg.kind == "regime":
-            shaped = float(
-                regime_reward(
-                    np.float64(new * (growth - 1.0)),
-                    cost,
-                    np.float64(new),
-                    self._regimes[self.t],
-                    sum(self.recent),
-                    self.reward_cfg,
-                )
-            )
+        old = np.float64(self.position)
+        regime = self._regimes[self.t]
+        shaped = float(
+            shaped_reward(ret, growth, cost, old, np.float64(new), regime, self.reward_cfg)
+        )
         self.equity *= 1.0 + ret
         self.position = new
         info = {"t": self.t, "step_return": ret, "cost": cost, "equity": self.equity}

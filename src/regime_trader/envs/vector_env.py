@@ -1,7 +1,10 @@
 """Batched torch env: N episodes at once on any device, the maths from `spec.py`.
 
 State lives in tensors ``t [N]`` (current decision bar) and ``position [N]``; an observation
-is gathered from `MarketData` by index, so nothing is copied per env.
+is gathered from `MarketData` by index, so nothing is copied per env. Every reward is a
+function of the decision bar, the position and the action alone (`rewards.shaped_reward`), so
+the observation ``(window of t, position)`` is a Markov state and a replay record
+``(t, position, action)`` determines its transition.
 """
 
 from __future__ import annotations
@@ -13,18 +16,21 @@ import torch
 from regime_trader.config import EnvConfig, RewardConfig
 from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
-from regime_trader.envs.rewards import regime_reward
+from regime_trader.envs.rewards import shaped_reward
 
 
 class Transition(NamedTuple):
-    """What one batched step produced, by index (the replay stores exactly this)."""
+    """What one batched step produced, by index (the replay stores exactly this).
+
+    No ``done`` flag: every episode ends at a time limit, after which the target still
+    bootstraps, so replay stores ``done = 0``; the env auto-resets ended episodes itself.
+    """
 
     t: torch.Tensor  # [N] int64 decision bar
     position: torch.Tensor  # [N] float32 position before the action
     action: torch.Tensor  # [N] int64
     reward: torch.Tensor  # [N] float32
     next_position: torch.Tensor  # [N] float32
-    done: torch.Tensor  # [N] bool, episode ended (time limit: bootstrap still applies)
     step_return: torch.Tensor  # [N] float64 net return of the step
 
 
@@ -52,12 +58,7 @@ class VectorTradingEnv:
     ) -> None:
         self.market, self.cfg, self.n_envs, self.gen = market, cfg, n_envs, generator
         self.reward_cfg = reward or RewardConfig()
-        self.first = max(cfg.window - 1, start or 0)
-        self.last = min(
-            spec.last_decision(len(market), cfg.fill), end if end is not None else 1 << 62
-        )
-        if self.last < self.first:
-            raise ValueError(f"no decision bars between {self.first} and {self.last}")
+        self.first, self.last = spec.decision_range(len(market), cfg.window, cfg.fill, start, end)
         dev = market.device
         self.t = torch.zeros(n_envs, dtype=torch.long, device=dev)
         self.stop = torch.zeros_like(self.t)
@@ -65,11 +66,6 @@ class VectorTradingEnv:
         self.equity = torch.ones(n_envs, dtype=torch.float64, device=dev)
         self.segments = torch.tensor([[self.first, self.last]], device=dev)
         self.cost_bps = cfg.cost_bps
-        # non-hold actions of the last `overtrading_window` steps (a ring, one row per env)
-        self.recent = torch.zeros(
-            n_envs, self.reward_cfg.overtrading_window, dtype=torch.bool, device=dev
-        )
-        self.cursor = 0
         self.reset()
 
     def set_segments(self, segments: torch.Tensor, cost_bps: float | None = None) -> None:
@@ -98,7 +94,6 @@ class VectorTradingEnv:
         self.stop = torch.where(mask, stops, self.stop)
         self.position = torch.where(mask, 0.0, self.position)
         self.equity = torch.where(mask, 1.0, self.equity)
-        self.recent &= ~mask.unsqueeze(1)
 
     def observe(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Current observations: windows ``[N, W, F]`` and agent state ``[N, 1]``."""
@@ -110,27 +105,21 @@ class VectorTradingEnv:
         cost = spec.trade_cost(self.position, new, self.cost_bps)
         growth = self.market.growth[self.t]
         ret = spec.step_return(new, growth, cost)
-        self.recent[:, self.cursor] = action != spec.HOLD
-        self.cursor = (self.cursor + 1) % self.recent.shape[1]
-        shaped = ret
-        if self.reward_cfg.kind == "regime":
-            trades = self.recent.sum(dim=1)
-            regime = self.market.regimes[self.t]
-            shaped = regime_reward(new * (growth - 1.0), cost, new, regime, trades, self.reward_cfg)
-        done = self.t >= self.stop
+        regime = self.market.regimes[self.t] if self.reward_cfg.kind != "pnl" else None
+        shaped = shaped_reward(ret, growth, cost, self.position, new, regime, self.reward_cfg)
+        ended = self.t >= self.stop
         out = Transition(
             t=self.t.clone(),
             position=self.position.float(),
             action=action,
             reward=(shaped * self.cfg.reward_scale).float(),
             next_position=new.float(),
-            done=done,
             step_return=ret,
         )
         self.equity = self.equity * (1.0 + ret)
         self.position = new
         self.t = self.t + 1
-        self.reset(done)
+        self.reset(ended)
         return out
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -140,13 +129,10 @@ class VectorTradingEnv:
             "stop": self.stop,
             "position": self.position,
             "equity": self.equity,
-            "recent": self.recent,
-            "cursor": torch.tensor(self.cursor),
         }
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore `state_dict` (same number of envs)."""
+        """Restore `state_dict` (same number of envs; keys of older checkpoints are ignored)."""
         dev = self.t.device
         self.t, self.stop = state["t"].to(dev), state["stop"].to(dev)
         self.position, self.equity = state["position"].to(dev), state["equity"].to(dev)
-        self.recent, self.cursor = state["recent"].to(dev), int(state["cursor"])

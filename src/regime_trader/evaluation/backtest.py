@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from regime_trader.agents.dqn import split_output
 from regime_trader.config import EnvConfig
 from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
@@ -103,8 +104,7 @@ def score_all_positions(
     for lo in range(0, len(t), chunk):  # chunks bound memory; not a loop over bars
         tt = torch.as_tensor(t[lo : lo + chunk], device=dev)
         win = market.windows(tt, window).repeat_interleave(n_pos, dim=0)
-        out = net(win, pos.repeat(len(tt)).unsqueeze(-1))
-        q, logits = out if isinstance(out, tuple) else (out, None)
+        q, logits = split_output(net(win, pos.repeat(len(tt)).unsqueeze(-1)))
         qs.append(q.float().reshape(len(tt), n_pos, -1).cpu().numpy())
         if logits is not None:
             regimes.append(logits.reshape(len(tt), n_pos, -1)[:, flat].argmax(dim=1).cpu().numpy())

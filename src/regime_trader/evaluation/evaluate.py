@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from regime_trader.evaluation.metrics import (
     bars_per_year,
     compute_metrics,
     per_regime_returns,
+    period_summary,
     trade_table,
 )
 from regime_trader.evaluation.report import write_report
@@ -41,7 +43,7 @@ class Evaluation:
     per_regime: dict[str, dict[str, float]]
     regimes: np.ndarray
     close: pd.Series
-    extra: dict[str, float] = field(default_factory=dict)
+    period: dict[str, object] = field(default_factory=dict)  # `period_summary` of the bars
 
 
 def policy_metrics(result: BacktestResult, market: MarketData) -> dict[str, float]:
@@ -69,7 +71,10 @@ def evaluate_period(
     metrics = {k: policy_metrics(r, market) for k, r in results.items()}
     per_regime = {k: per_regime_returns(r.returns, regimes) for k, r in results.items()}
     close = pd.Series(market.close[first : last + 1], index=market.index[first : last + 1])
-    return Evaluation(results, metrics, per_regime, regimes, close)
+    period = period_summary(
+        pd.DatetimeIndex(close.index), bars_per_year=bars_per_year(market.index)
+    )
+    return Evaluation(results, metrics, per_regime, regimes, close, period=period)
 
 
 def period_rows(market: MarketData, start: str | None, end: str | None) -> tuple[int, int]:
@@ -82,16 +87,72 @@ def decision_bounds(market: MarketData, cfg: Config, lo: int, hi: int) -> tuple[
     return decision_range(market, cfg.env.window, cfg.env.fill, lo, hi)
 
 
+def split_notes(split: dict[str, Any], period: dict[str, Any], tail_bars: int) -> list[str]:
+    """Report lines saying which bars trained, selected and tested a model, and why the test
+    period is shorter than the test part.
+
+    Args:
+        split: The run's split record (``split.json``, see ``data.split_report.split_record``).
+        period: ``Evaluation.period`` of the test backtest.
+        tail_bars: Bars after the last test decision (its fill and the step it is scored on).
+
+    Returns:
+        Two lines: the three periods; the embargo before the test period and the bars after it.
+    """
+    tr, va, te = split["train"], split["val"], split["test"]
+    return [
+        f"Trained on {tr['start']} to {tr['end']} ({tr['bars']} bars), model selected on "
+        f"{va['start']} to {va['end']} ({va['bars']} bars, best validation Sharpe), tested on "
+        f"{period['start']} to {period['end']} ({period['bars']} decisions).",
+        f"The test period starts after an embargo of {split['embargo_bars']} bars (env.window) "
+        "that follows the last validation bar, so no observation window reaches into "
+        "validation, and it "
+        f"ends {tail_bars} bar(s) before the data's last bar {te['end']} (a decision fills at "
+        "the next bar and is scored up to the fill after it).",
+    ]
+
+
+def in_sample_note(split: dict[str, Any] | None, period: dict[str, Any], source: str) -> str | None:
+    """A warning when a backtest of ``source`` reaches into the bars a run trained or was
+    selected on (its ``split.json``); None when out of sample or not known.
+
+    Args:
+        split: The run's split record, or None (an older run without ``split.json``).
+        period: ``Evaluation.period`` of the backtest.
+        source: The data the backtest ran on (dataset name or file).
+    """
+    if not split or not period.get("start") or not _same_source(split["source"], source):
+        return None
+    val_end = split["val"]["end"] or split["train"]["end"]
+    if val_end is None or pd.Timestamp(period["start"]) > pd.Timestamp(val_end):
+        return None
+    return (
+        f"In sample: this period overlaps the bars the model trained on (to "
+        f"{split['train']['end']}) or was selected on (to {val_end}); its out-of-sample test "
+        f"starts {split['test']['start']} (split.json)."
+    )
+
+
+def _same_source(a: str, b: str) -> bool:
+    """Whether two ``data.source`` values name the same dataset or file."""
+    pa, pb = Path(a), Path(b)
+    if pa.is_file() and pb.is_file():
+        return pa.resolve() == pb.resolve()
+    return a.lower() == b.lower()
+
+
 def write_outputs(
     ev: Evaluation, out_dir: str | Path, *, title: str, notes: list[str] | None = None
 ) -> Path:
-    """Write ``metrics.json``, ``equity.csv``, ``trades.csv`` and ``report.html`` into ``out_dir``."""
+    """Write ``metrics.json``, ``equity.csv``, ``trades.csv`` and ``report.html`` into ``out_dir``.
+
+    ``metrics.json`` holds one entry per strategy and ``"period"``: the exact period traded
+    and, for one shorter than a year, the note that its annualised figures are extrapolated.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "metrics.json", {**ev.metrics})
-    atomic_write_json(
-        out / "per_regime.json", {**ev.per_regime, **({"extra": ev.extra} if ev.extra else {})}
-    )
+    atomic_write_json(out / "metrics.json", {**ev.metrics, "period": ev.period})
+    atomic_write_json(out / "per_regime.json", ev.per_regime)
     equity = pd.DataFrame(
         {k: r.equity for k, r in ev.results.items()}, index=ev.results[STRATEGY].index
     )
@@ -110,5 +171,6 @@ def write_outputs(
         regimes=regimes,
         trades=trades,
         notes=notes,
+        period=ev.period or None,
     )
     return out

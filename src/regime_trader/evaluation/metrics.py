@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from regime_trader.regimes import REGIME_NAMES
+from regime_trader.utils.dates import format_stamp
+
 METRIC_KEYS: tuple[str, ...] = (
     "total_return",
     "cagr",
@@ -24,8 +27,8 @@ METRIC_KEYS: tuple[str, ...] = (
     "turnover",
 )
 
-REGIME_NAMES: tuple[str, ...] = ("uptrend", "downtrend", "plateau", "oscillating")
-"""Regime names indexed by regime code (0..3); code -1 means unknown."""
+ANNUALISED_KEYS: tuple[str, ...] = ("cagr", "sharpe", "sortino", "calmar", "turnover")
+"""Metrics scaled to a year; flagged when the period is shorter than one (see period_summary)."""
 
 _EPS = 1e-12  # a standard/downside deviation at or below this counts as zero
 _SECONDS_PER_YEAR = 365.25 * 86_400.0
@@ -292,4 +295,46 @@ def per_regime_returns(returns: np.ndarray, regimes: np.ndarray) -> dict[str, fl
     return {
         name: _finite(np.prod(1.0 + r[codes == code]) - 1.0)
         for code, name in enumerate(REGIME_NAMES)
+    }
+
+
+def describe_years(years: float) -> str:
+    """A period length in words: ``"2.5 years"``, ``"2.0 months"``, ``"12 days"``."""
+    if years >= 1.0:
+        return f"{years:.1f} years"
+    if years * 12 >= 1.0:
+        return f"{years * 12:.1f} months"
+    return f"{years * 365.25:.0f} days"
+
+
+def period_summary(index: pd.DatetimeIndex, *, bars_per_year: float) -> dict[str, object]:
+    """The exact period of a backtest and whether its annualised figures need a warning.
+
+    Args:
+        index: The decision bars of the backtest (each fills at the next bar, see the module
+            convention), in order.
+        bars_per_year: Bars per year used to annualise (see :func:`bars_per_year`).
+
+    Returns:
+        ``{"start", "end"}`` (first and last decision bar, ``YYYY-MM-DD`` or
+        ``YYYY-MM-DD HH:MM``), ``"bars"`` (steps), ``"years"`` (``bars / bars_per_year``),
+        ``"short"`` (True when under one year: CAGR, Sharpe, Sortino, Calmar and turnover
+        are then extrapolated from a short period) and ``"note"`` (the warning, or None).
+    """
+    n = len(index)
+    years = n / float(bars_per_year) if bars_per_year > 0 else 0.0
+    short = years < 1.0
+    note = None
+    if short:
+        note = (
+            f"annualised from {describe_years(years)} ({n} bars): CAGR, Sharpe, Sortino, "
+            "Calmar and turnover/yr extrapolate a period shorter than a year"
+        )
+    return {
+        "start": format_stamp(index[0]) if n else None,
+        "end": format_stamp(index[-1]) if n else None,
+        "bars": n,
+        "years": _finite(years),
+        "short": short,
+        "note": note,
     }

@@ -17,10 +17,16 @@ import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
-from regime_trader.evaluation.metrics import METRIC_KEYS, REGIME_NAMES, drawdown
+from regime_trader.evaluation.metrics import (
+    ANNUALISED_KEYS,
+    METRIC_KEYS,
+    describe_years,
+    drawdown,
+)
+from regime_trader.regimes import REGIME_NAMES
 from regime_trader.utils.io import atomic_write, atomic_write_text
 
-__all__ = ["format_metric", "metrics_table_html", "write_report"]
+__all__ = ["format_metric", "metrics_table_html", "period_lines", "write_report"]
 
 _PERCENT_KEYS = frozenset({"total_return", "cagr", "max_drawdown", "exposure", "win_rate"})
 _INT_KEYS = frozenset({"num_trades"})
@@ -37,6 +43,7 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 th { background: #f0f0f0; } td.name { text-align: left; font-weight: 600; }
 img { max-width: 100%; display: block; margin: 1em 0; }
+p.warning { background: #fff4d6; border-left: 4px solid #e0a800; padding: 4px 8px; }
 """
 
 
@@ -60,16 +67,46 @@ def format_metric(key: str, value: float | None) -> str:
     return f"{float(value):.2f}"
 
 
-def metrics_table_html(metrics: Mapping[str, Mapping[str, float]]) -> str:
+def period_lines(period: Mapping[str, object] | None) -> list[str]:
+    """The period of a backtest in words, for a report or the terminal.
+
+    Args:
+        period: ``period_summary`` output (``start``, ``end``, ``bars``, ``years``, ``note``).
+
+    Returns:
+        ``["Period: 2016-02-17 to 2018-12-27 (719 bars, 2.9 years of decisions)"]``, plus
+        ``"Note: annualised from 2.0 months ..."`` for a period shorter than a year; ``[]``
+        without a period.
+    """
+    if not period or not period.get("bars"):
+        return []
+    years = float(period.get("years") or 0.0)  # type: ignore[arg-type]
+    lines = [
+        f"Period: {period['start']} to {period['end']} ({period['bars']} bars, "
+        f"{describe_years(years)} of decisions; each fills at the next bar)"
+    ]
+    if period.get("note"):
+        lines.append(f"Note: {period['note']}.")
+    return lines
+
+
+def metrics_table_html(
+    metrics: Mapping[str, Mapping[str, float]], *, flag_annualised: bool = False
+) -> str:
     """HTML table with one row per strategy and one column per metric key.
 
     Args:
         metrics: ``{strategy_name: {metric_key: value}}``.
+        flag_annualised: Mark the annualised columns (``ANNUALISED_KEYS``) with ``*`` (a
+            period shorter than a year; the report explains the mark).
 
     Returns:
         An HTML ``<table>`` string with escaped names.
     """
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in METRIC_KEYS)
+    head = "".join(
+        f"<th>{html.escape(k)}{'*' if flag_annualised and k in ANNUALISED_KEYS else ''}</th>"
+        for k in METRIC_KEYS
+    )
     rows = [f"<tr><th>strategy</th>{head}</tr>"]
     for name, values in metrics.items():
         cells = "".join(
@@ -194,10 +231,12 @@ def write_report(
     regimes: pd.Series,
     trades: pd.DataFrame,
     notes: list[str] | None = None,
+    period: Mapping[str, object] | None = None,
 ) -> Path:
     """Write a single self-contained HTML backtest report, atomically.
 
-    Contents: the title, the notes, a metrics table (rows = strategies, columns =
+    Contents: the title, the notes, the exact period (``period``; with a warning when the
+    annualised figures come from less than a year, their columns marked ``*``), a metrics table (rows = strategies, columns =
     :data:`METRIC_KEYS`), then three embedded PNG figures: equity curves of every column of
     ``equity`` on a log axis, their drawdowns, and the close price coloured by regime with the
     trades' entries (``^`` long, ``v`` short) and exits (``x``).
@@ -214,6 +253,7 @@ def write_report(
             ``exit_time``, ``side`` and optionally ``entry_price``/``exit_price``; missing or
             NaN prices fall back to the close at that time).
         notes: Optional free-text lines shown under the title (HTML-escaped).
+        period: Optional ``period_summary`` of the backtest (see :func:`period_lines`).
 
     Returns:
         The path written.
@@ -227,11 +267,17 @@ def write_report(
     if notes:
         items = "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
         notes_html = f'<ul class="notes">{items}</ul>\n'
+    lines = period_lines(period)
+    short = bool(period and period.get("note"))
+    if lines:
+        notes_html += f'<p class="period">{html.escape(lines[0])}</p>\n'
+    if short:
+        notes_html += f'<p class="warning">* {html.escape(lines[1])}</p>\n'
     doc = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<h1>{html.escape(title)}</h1>\n{notes_html}"
-        f"<h2>Metrics</h2>\n{metrics_table_html(metrics)}\n"
+        f"<h2>Metrics</h2>\n{metrics_table_html(metrics, flag_annualised=short)}\n"
         "<h2>Equity</h2>\n" + figures[0] + "\n"
         "<h2>Drawdown</h2>\n" + figures[1] + "\n"
         "<h2>Price and regimes</h2>\n" + figures[2] + "\n"

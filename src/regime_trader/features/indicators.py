@@ -19,7 +19,7 @@ from talib import abstract
 from regime_trader.config import FeatureConfig
 from regime_trader.features.trend import _as_float64, linreg_slope_frac, trend_persistence
 
-_SMA = talib.MA_Type.SMA  # simple moving average (TA-Lib code 0)
+SMA_MATYPE = talib.MA_Type.SMA  # TA-Lib matype of a simple moving average (code 0)
 
 
 @lru_cache(maxsize=256)
@@ -93,9 +93,9 @@ def stoch(
         _as_float64(close),
         fastk_period=k,
         slowk_period=slow,
-        slowk_matype=_SMA,
+        slowk_matype=SMA_MATYPE,
         slowd_period=d,
-        slowd_matype=_SMA,
+        slowd_matype=SMA_MATYPE,
     )
     return sk / 100.0, sd / 100.0
 
@@ -128,7 +128,7 @@ def bbands(close: np.ndarray, period: int, nstd: float) -> tuple[np.ndarray, np.
     """
     c = _as_float64(close)
     upper, middle, lower = talib.BBANDS(
-        c, timeperiod=period, nbdevup=nstd, nbdevdn=nstd, matype=_SMA
+        c, timeperiod=period, nbdevup=nstd, nbdevdn=nstd, matype=SMA_MATYPE
     )
     span = upper - lower
     # Rounding in TA-Lib's running sums can leave a flat window with a tiny non-zero span.

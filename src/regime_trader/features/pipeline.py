@@ -118,11 +118,16 @@ class FeatureSet:
 
 
 def build_features(ohlcv: pd.DataFrame, cfg: FeatureConfig = FeatureConfig()) -> FeatureSet:
-    """Compute features, drop the warm-up rows and check the rest is finite.
+    """Compute the observation features, drop the warm-up rows and check the rest is finite.
+
+    With ``cfg.timeframes`` the coarse columns ``name@tf`` of ``multi_timeframe_features``
+    (each coarse bar visible only after it has closed) follow the base columns, and the
+    warm-up also covers the coarse warm-up (``timeframe_warmup``: it depends on the calendar
+    of the series, so ``FeatureSet.lookback`` is the rows actually dropped).
 
     Args:
         ohlcv: OHLCV frame (see ``compute_features``).
-        cfg: Feature periods.
+        cfg: Feature periods and timeframes.
 
     Returns:
         ``FeatureSet`` with ``len(ohlcv) - lookback`` rows.
@@ -137,7 +142,14 @@ def build_features(ohlcv: pd.DataFrame, cfg: FeatureConfig = FeatureConfig()) ->
             f"the feature pipeline needs at least {lb + 1} bars for the lookback, "
             f"got {len(ohlcv)}; use a longer series or shorter feature periods."
         )
-    frame = compute_features(ohlcv, cfg).iloc[lb:]
+    if cfg.timeframes:
+        from regime_trader.features import timeframes as mtf  # it imports this module
+
+        frame = mtf.multi_timeframe_features(ohlcv, cfg.timeframes, cfg)
+        lb = max(lb, mtf.timeframe_warmup(pd.DatetimeIndex(ohlcv.index), cfg.timeframes, cfg))
+        frame = frame.iloc[lb:]
+    else:
+        frame = compute_features(ohlcv, cfg).iloc[lb:]
     values = frame.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():

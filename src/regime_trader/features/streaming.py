@@ -12,6 +12,11 @@ cannot open yet, the value comes from the batch function on the few bars seen so
 that is dropped as soon as every handle is open). The windowed features (trend persistence,
 log returns, realised volatility) read a ring buffer of the last ``history`` closes; the
 one-bar range needs only the bar itself. Memory is O(history) after the warm-up.
+
+With ``cfg.timeframes`` each timeframe aggregates the base bars of its open coarse bin and,
+when a base bar opens at or after the bin's end, feeds the finished coarse bar to a pipeline
+of its own; the base rows show that bar's features from then on (the batch rule of
+``multi_timeframe_features``: a coarse bar is visible only after it has closed).
 """
 
 from __future__ import annotations
@@ -23,19 +28,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import talib
+from pandas.tseries.frequencies import to_offset
 
 from regime_trader.config import FeatureConfig
 from regime_trader.errors import ConfigError, DataError
+from regime_trader.features.indicators import SMA_MATYPE
 from regime_trader.features.pipeline import feature_names
+from regime_trader.features.timeframes import bin_edges, multi_timeframe_names
 
 _NAN = float("nan")
-_SMA = 0  # talib.MA_Type.SMA
 
 
 class _TalibFeed:
     """One TA-Lib indicator fed bar by bar: batch on the warm-up bars, then a stream handle."""
 
-    def __init__(self, name: str, inputs: tuple[str, ...], **params: float) -> None:
+    def __init__(self, name: str, inputs: tuple[str, ...], **params: Any) -> None:
         self.name, self.inputs, self.params = name, inputs, params
         self.handle: Any = None
 
@@ -88,7 +95,11 @@ class FeaturePipeline:
             raise ConfigError(f"FeaturePipeline history must be >= {need} for {cfg}, got {history}")
         self.cfg = cfg
         self.history = int(history or need)
-        self.names = feature_names(cfg)
+        base_cfg = cfg.model_copy(update={"timeframes": ()})
+        self._coarse = [_CoarseFeed(tf, base_cfg) for tf in cfg.timeframes]
+        self.names = (
+            multi_timeframe_names(cfg.timeframes, cfg) if self._coarse else feature_names(cfg)
+        )
         self._index = pd.Index(self.names)
         n_ret = len(cfg.return_lags)  # columns that hold ratios until the final log
         self._logs = np.r_[8 : 8 + n_ret, 9 + n_ret]
@@ -107,9 +118,9 @@ class FeaturePipeline:
                 hlc,
                 fastk_period=cfg.stoch_k,
                 slowk_period=cfg.stoch_slow,
-                slowk_matype=_SMA,
+                slowk_matype=SMA_MATYPE,
                 slowd_period=cfg.stoch_d,
-                slowd_matype=_SMA,
+                slowd_matype=SMA_MATYPE,
             ),
             "bb": _TalibFeed(
                 "BBANDS",
@@ -117,7 +128,7 @@ class FeaturePipeline:
                 timeperiod=cfg.bb_period,
                 nbdevup=cfg.bb_std,
                 nbdevdn=cfg.bb_std,
-                matype=_SMA,
+                matype=SMA_MATYPE,
             ),
         }
         self._warm: dict[str, list[float]] | None = {k: [] for k in hlc}
@@ -145,12 +156,13 @@ class FeaturePipeline:
                 ``timestamp`` key (or, for a Series, its name; optional).
 
         Returns:
-            Series named by the bar's timestamp with index ``feature_names(cfg)``; NaN where
-            ``compute_features`` is NaN (warm-up).
+            Series named by the bar's timestamp with index ``self.names`` (the columns of
+            ``multi_timeframe_features`` with ``cfg.timeframes``, else ``feature_names(cfg)``);
+            NaN where the batch frame is NaN (warm-up).
 
         Raises:
-            DataError: If a price is missing, not finite or not positive, ``high < low``, or
-                the timestamp does not increase.
+            DataError: If a price is missing, not finite or not positive, ``high < low``, the
+                timestamp does not increase, or it is missing while ``cfg.timeframes`` is set.
         """
         ts = bar.get("timestamp", getattr(bar, "name", None))
         ts = None if ts is None else pd.Timestamp(ts)
@@ -161,6 +173,8 @@ class FeaturePipeline:
     ) -> np.ndarray:
         """Like ``update`` but returns a bare float64 array [F] (faster, no pandas)."""
         last = self.last_timestamp
+        if self._coarse and timestamp is None:
+            raise DataError("bar has no timestamp; features.timeframes needs one on every bar")
         if timestamp is not None and last is not None and timestamp <= last:
             raise DataError(f"bar at {timestamp} does not follow the last bar at {last}")
         try:
@@ -177,6 +191,9 @@ class FeaturePipeline:
             for k, v in px.items():
                 self._warm[k].append(v)
         out = self._row(px)
+        if self._coarse and timestamp is not None:
+            ns = pd.Timestamp(timestamp).value  # UTC nanoseconds (naive: taken as UTC)
+            out = np.concatenate([out, *(feed.update(ns, px) for feed in self._coarse)])
         if self._warm is not None and all(f.handle is not None for f in self._feeds.values()):
             self._warm = None  # every handle carries its own state from here on
         return out
@@ -218,3 +235,40 @@ class FeaturePipeline:
         out = np.array(values, dtype=np.float64)
         out[self._logs] = np.log(out[self._logs])  # log returns and range, numpy's log as batch
         return out
+
+
+class _CoarseFeed:
+    """One timeframe of a ``FeaturePipeline``: the open coarse bin and the last closed bar's row.
+
+    Base bars are aggregated as ``resample_ohlcv`` does (high max, low min, close last); when
+    a base bar opens at or after the open bin's end, the finished bar goes to a pipeline of
+    its own and its row is shown from that base bar on.
+    """
+
+    def __init__(self, timeframe: str, cfg: FeatureConfig) -> None:
+        offset = to_offset(timeframe)
+        self.timeframe = timeframe
+        self.step = int(offset.nanos) if isinstance(offset, pd.offsets.Tick) else None
+        self.pipe = FeaturePipeline(cfg)
+        self.row = np.full(len(self.pipe.names), _NAN)  # no coarse bar has closed yet
+        self.end: int | None = None  # end (ns) of the open bin
+        self.bar: dict[str, float] = {}
+
+    def _bin_end(self, ns: int) -> int:
+        if self.step is not None:  # epoch-aligned fixed bins, as bin_edges
+            return (ns // self.step + 1) * self.step
+        stamp = pd.DatetimeIndex(np.array([ns], dtype="datetime64[ns]"))
+        return int(bin_edges(stamp, self.timeframe)[1][0])
+
+    def update(self, ns: int, px: dict[str, float]) -> np.ndarray:
+        """Add a base bar opening at `ns`; the features of the last closed coarse bar."""
+        if self.end is not None and ns >= self.end:
+            self.row = self.pipe.update_values(self.bar)
+            self.end = None
+        if self.end is None:
+            self.end, self.bar = self._bin_end(ns), dict(px)
+        else:
+            bar = self.bar
+            bar["high"], bar["low"] = max(bar["high"], px["high"]), min(bar["low"], px["low"])
+            bar["close"] = px["close"]
+        return self.row

@@ -39,7 +39,7 @@ from pandas.tseries.offsets import BaseOffset
 
 from regime_trader.config import FeatureConfig
 from regime_trader.errors import ConfigError, DataError
-from regime_trader.features.pipeline import compute_features, feature_names
+from regime_trader.features.pipeline import compute_features, feature_lookback, feature_names
 
 INTRADAY_TIMEFRAMES = ("5min", "15min", "30min", "60min", "240min")
 DAILY_TIMEFRAMES = ("W", "ME")
@@ -229,6 +229,67 @@ def visible_rows(base_ns: np.ndarray, bin_end_ns: np.ndarray) -> np.ndarray:
     return np.searchsorted(bin_end_ns, base_ns, side="right").astype(np.int64) - 1
 
 
+def timeframe_warmup(
+    index: pd.DatetimeIndex, timeframes: str | Sequence[str], cfg: FeatureConfig = FeatureConfig()
+) -> int:
+    """Leading base rows where some ``name@tf`` column is still in its coarse warm-up.
+
+    A coarse column is defined once coarse bar number ``feature_lookback(cfg)`` (0-based) has
+    closed and become visible (``visible_rows``), so the answer depends on the timestamps only,
+    and on those up to the row it returns (causal: bars after it cannot change it).
+
+    Raises:
+        DataError: If some timeframe never leaves its warm-up within the series.
+    """
+    lb = feature_lookback(cfg)
+    ns = _timestamps_ns(index)
+    rows = 0
+    for tf in parse_timeframes(timeframes):
+        start, end = bin_edges(pd.DatetimeIndex(index), tf)
+        first = np.flatnonzero(np.r_[True, start[1:] != start[:-1]]) if ns.size else start
+        ready = np.flatnonzero(visible_rows(ns, end[first]) >= lb)
+        if ready.size == 0:
+            raise DataError(
+                f"features.timeframes: '{tf}' needs {lb + 1} closed '{tf}' bars and one base "
+                f"bar after them for its warm-up, the series has {first.size}; use a longer "
+                "series, a finer timeframe or shorter feature periods"
+            )
+        rows = max(rows, int(ready[0]))
+    return rows
+
+
+_SUGGESTED = (*INTRADAY_TIMEFRAMES, "D", *DAILY_TIMEFRAMES)
+_SUGGESTED_SPAN = {
+    "D": pd.Timedelta(days=1),
+    "W": pd.Timedelta(days=7),
+    "ME": pd.Timedelta(days=28),
+}
+
+
+def coarser_timeframes(base: pd.Timedelta, n: int = 3) -> list[str]:
+    """Up to ``n`` usual timeframes coarser than bars of length ``base`` (for error hints).
+
+    Args:
+        base: Base bar duration (``base_duration``).
+        n: How many to return.
+
+    Returns:
+        E.g. ``["5min", "15min", "30min"]`` for minute bars, ``["240min", "D", "W"]`` for
+        hourly bars, ``["W", "ME"]`` for daily bars.
+    """
+
+    def span(tf: str) -> pd.Timedelta:
+        return _SUGGESTED_SPAN.get(tf) or pd.Timedelta(to_offset(tf).nanos, unit="ns")
+
+    return [tf for tf in _SUGGESTED if span(tf) > base][:n]
+
+
+def _duration(td: pd.Timedelta) -> str:
+    """A bar length for messages: '1 minute', '1 hour', '1 day', else pandas' text."""
+    names = {pd.Timedelta(minutes=1): "1-minute", pd.Timedelta(hours=1): "1-hour"}
+    return names.get(td) or ("1-day" if td == pd.Timedelta(days=1) else str(td))
+
+
 def multi_timeframe_names(
     timeframes: str | Sequence[str], cfg: FeatureConfig = FeatureConfig()
 ) -> list[str]:
@@ -271,8 +332,8 @@ def multi_timeframe_features(
         offset = to_offset(tf)
         if isinstance(offset, pd.offsets.Tick) and ns.size > 1 and offset.nanos <= dur.value:
             raise DataError(
-                f"timeframe '{tf}' is not coarser than the base bars ({dur}); "
-                "use daily timeframes such as W,ME for daily data"
+                f"timeframe '{tf}' is not coarser than the base bars ({_duration(dur)}); "
+                f"use coarser timeframes, e.g. {','.join(coarser_timeframes(dur))}"
             )
     cols = _columns(ohlcv)
     base = compute_features(ohlcv, cfg).to_numpy().T

@@ -1,16 +1,26 @@
 """The enhanced Q-network: attention, regime pathways, an LSTM and a dueling head.
 
 Shapes: ``B`` batch, ``W`` bars per window, ``F`` features per bar, ``S`` agent-state size,
-``D`` model width, ``K`` regimes (4), ``A`` actions (3: hold, sell, buy).
+``D`` model width, ``K`` regimes (4), ``A`` actions (3: hold, sell, buy), ``T`` the last
+bars that the LSTM reads (``lstm_steps``), ``G`` networks evaluated at once (1 here; the
+four specialists of `EnsembleTrader` run as one `EnhancedCore` with ``G = 4``).
 
-Pipeline (per module docstrings for details)::
+Pipeline::
 
-    window [B, W, F] -> Linear+GELU per bar -> + position [W, D]   -> [B, W, D]
-                     -> TemporalAttentionLayer                       -> [B, W, D]
-                     -> MarketRegimePathways  -> mixed [B, W, D], regime logits [B, W, K]
-                     -> LSTM (batch_first), last step's top layer    -> [B, L]
-    concat with state [B, S]                                         -> [B, L + S]
-    dueling: value [B, 1] + advantage [B, A] - mean_a advantage      -> q [B, A]
+    window [B, W, F] -> Linear+GELU per bar -> + position [W, D]      -> [B, W, D]
+                     -> TemporalAttention: the last T bars attend to all W bars -> [B, T, D]
+                     -> MarketRegimePathways -> mixed [B, T, D], regime logits [B, T, K]
+                     -> LSTM over the T bars, last step's top layer          -> [B, L]
+    concat with state [B, S]                                                -> [B, L + S]
+    dueling: value [B, 1] + advantage [B, A] - mean_a advantage             -> q [B, A]
+
+Every stage is the plan's; what changed is where it runs (docs/architecture.md): only the
+last ``T`` bars go past attention (each of them has already attended to the whole window),
+so the pathways and the LSTM do ``T / W`` of the work, and the five pathway MLPs, the two
+dueling streams and the specialists of an ensemble are fused into grouped matmuls
+(`nets/grouped.py`). A test holds this network equal to the plain modules
+(`TemporalAttentionLayer`, `MarketRegimePathways`, ``nn.LSTM``, ``nn.Linear``) carrying the
+same weights, outputs and gradients.
 """
 
 from __future__ import annotations
@@ -18,10 +28,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from regime_trader.nets.attention import TemporalAttentionLayer
-from regime_trader.nets.pathways import MarketRegimePathways
+from regime_trader.nets.grouped import GroupedLayerNorm, GroupedLinear, GroupedLSTM
 
 
 class DuelingOutput(NamedTuple):
@@ -31,7 +41,7 @@ class DuelingOutput(NamedTuple):
         q: ``[B, A]`` Q-values, ``value + advantage - advantage.mean(-1)``.
         value: ``[B, 1]`` state value stream.
         advantage: ``[B, A]`` raw (uncentred) advantage stream.
-        regime_logits: ``[B, W, K]`` pathway-detector logits at every bar.
+        regime_logits: ``[B, T, K]`` pathway-detector logits at each of the last T bars.
     """
 
     q: torch.Tensor
@@ -40,8 +50,111 @@ class DuelingOutput(NamedTuple):
     regime_logits: torch.Tensor
 
 
-def _head(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, d_out))
+class EnhancedCore(nn.Module):
+    """``G`` independent EnhancedDQNs evaluated together (see the module docstring).
+
+    ``streams(window [B, W, F], state [B, S])`` returns a `DuelingOutput` whose tensors carry
+    the group axis first (``q [G, B, A]``, ``regime_logits [G, B, T, K]``). Arguments as
+    `EnhancedDQN`, plus ``groups``.
+    """
+
+    def __init__(
+        self,
+        groups: int,
+        window: int,
+        n_features: int,
+        state_dim: int,
+        *,
+        d_model: int,
+        heads: int,
+        lstm_hidden: int,
+        lstm_layers: int,
+        lstm_steps: int,
+        n_actions: int,
+        n_regimes: int,
+        pathway_hidden: int,
+        head_hidden: int,
+        causal: bool,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        if d_model < 1 or heads < 1 or d_model % heads:
+            raise ValueError(f"heads ({heads}) must be >= 1 and divide d_model ({d_model})")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if n_regimes < 1 or lstm_steps < 1:
+            raise ValueError(f"need n_regimes >= 1 and lstm_steps >= 1, got {n_regimes}, {lstm_steps}")
+        g, d, k, hp = groups, d_model, n_regimes, pathway_hidden
+        self.groups, self.window, self.heads, self.causal, self.dropout = g, window, heads, causal, dropout
+        self.steps = min(lstm_steps, window)
+        self.n_regimes, self.head_hidden = k, head_hidden
+        self.embed = GroupedLinear(g, n_features, d)
+        self.position = nn.Parameter(torch.randn(g, 1, window, d) * 0.02)
+        self.qkv = GroupedLinear(g, d, 3 * d)  # columns: query | key | value
+        self.attn_out = GroupedLinear(g, d, d)
+        self.norm = GroupedLayerNorm(g, d)
+        self.path_in = GroupedLinear(g, d, (k + 1) * hp)  # K pathways | detector
+        bound = 1.0 / hp**0.5
+        self.path_w = nn.Parameter(torch.empty(g, k, hp, d).uniform_(-bound, bound))
+        self.path_b = nn.Parameter(torch.empty(g, k, d).uniform_(-bound, bound))
+        self.detector_out = GroupedLinear(g, hp, k)
+        self.lstm = GroupedLSTM(g, d, lstm_hidden, lstm_layers)
+        self.head_in = GroupedLinear(g, lstm_hidden + state_dim, 2 * head_hidden)  # value | adv
+        self.value_out = GroupedLinear(g, head_hidden, 1)
+        self.adv_out = GroupedLinear(g, head_hidden, n_actions)
+        self.register_buffer("_mask", self._causal_mask(), persistent=False)
+
+    def _causal_mask(self) -> torch.Tensor:
+        """``[T, W]`` True where query bar ``W - T + i`` may attend to bar ``j`` (``j <= it``)."""
+        rows = torch.arange(self.window - self.steps, self.window).unsqueeze(1)
+        return torch.arange(self.window).unsqueeze(0) <= rows
+
+    def _attend(self, x: torch.Tensor) -> torch.Tensor:
+        """``[G, B, W, D] -> [G, B*T, D]``: the last T bars attend to the window; residual, norm."""
+        g, b, w, d = x.shape
+        t, h = self.steps, self.heads
+        wq, wkv = self.qkv.weight[..., :d], self.qkv.weight[..., d:]
+        bq, bkv = self.qkv.bias[..., :d], self.qkv.bias[..., d:]
+        last = x[:, :, w - t :].reshape(g, b * t, d)
+        q = torch.baddbmm(bq, last, wq).view(g * b, t, h, d // h).transpose(1, 2)
+        kv = torch.baddbmm(bkv, x.reshape(g, b * w, d), wkv)
+        k, v = kv.view(g * b, w, 2, h, d // h).permute(2, 0, 3, 1, 4).unbind(0)
+        att = F.scaled_dot_product_attention(
+            q, k, v,
+            attn_mask=self._mask if self.causal else None,
+            dropout_p=self.dropout if self.training else 0.0,
+        )  # fmt: skip
+        att = att.transpose(1, 2).reshape(g, b * t, d)
+        out = self.attn_out(att)
+        if self.dropout and self.training:
+            out = F.dropout(out, self.dropout)
+        return self.norm(last + out)
+
+    def _pathways(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[G, N, D] -> (mixed [G, N, D], logits [G, N, K])``: soft mixture of K MLPs."""
+        g, n, _ = z.shape
+        k = self.n_regimes
+        hid = F.relu(self.path_in(z)).view(g, n, k + 1, -1)  # [G, N, K + 1, Hp]
+        logits = self.detector_out(hid[:, :, k])  # [G, N, K]
+        p = logits.softmax(dim=-1)
+        # sum_k p_k (h_k W_k + b_k) = [p_1 h_1 | ... | p_K h_K] @ [W_1; ...; W_K] + p @ B
+        weighted = (hid[:, :, :k] * p.unsqueeze(-1)).view(g, n, -1)  # [G, N, K * Hp]
+        mixed = torch.baddbmm(torch.bmm(p, self.path_b), weighted, self.path_w.flatten(1, 2))
+        return mixed, logits
+
+    def streams(self, window: torch.Tensor, state: torch.Tensor) -> DuelingOutput:
+        """Q-values, value and advantage streams and regime logits, group axis first."""
+        b, w, f = window.shape
+        g, t = self.groups, self.steps
+        x = F.gelu(self.embed(window.reshape(1, b * w, f))).view(g, b, w, -1) + self.position
+        mixed, logits = self._pathways(self._attend(x))  # [G, B*T, D], [G, B*T, K]
+        h = self.lstm(mixed.view(g, b, t, -1))  # [G, B, L]
+        h = torch.cat([h, state.to(h.dtype).expand(g, b, -1)], dim=-1)  # [G, B, L + S]
+        hid = F.relu(self.head_in(h))
+        value = self.value_out(hid[..., : self.head_hidden])  # [G, B, 1]
+        advantage = self.adv_out(hid[..., self.head_hidden :])  # [G, B, A]
+        q = value + advantage - advantage.mean(dim=-1, keepdim=True)
+        return DuelingOutput(q, value, advantage, logits.view(g, b, t, -1))
 
 
 class EnhancedDQN(nn.Module):
@@ -64,6 +177,8 @@ class EnhancedDQN(nn.Module):
         n_regimes: K, pathways and detector outputs.
         pathway_hidden: hidden width of each pathway and the detector (default ``d_model``).
         head_hidden: hidden width of the value and advantage streams.
+        lstm_steps: T, the last bars that go past attention into the pathways and the LSTM
+            (at most W). Each of them has attended to all W bars.
         causal: causal attention (bar t sees bars <= t); the window is all past data either
             way, so this is a modelling choice, not a look-ahead guard.
         dropout: attention dropout (training only).
@@ -83,41 +198,26 @@ class EnhancedDQN(nn.Module):
         d_model: int = 64,
         heads: int = 4,
         lstm_hidden: int = 64,
-        lstm_layers: int = 2,
+        lstm_layers: int = 1,
         n_actions: int = 3,
         *,
         n_regimes: int = 4,
         pathway_hidden: int | None = None,
         head_hidden: int = 32,
+        lstm_steps: int = 8,
         causal: bool = False,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if window < 1 or n_features < 1 or state_dim < 0:
-            raise ValueError(
-                f"need window >= 1, n_features >= 1, state_dim >= 0; "
-                f"got {window}, {n_features}, {state_dim}"
-            )
-        self.window = window
-        self.n_features = n_features
-        self.state_dim = state_dim
-        self.features = nn.Sequential(nn.Linear(n_features, d_model), nn.GELU())
-        self.position = nn.Parameter(torch.randn(window, d_model) * 0.02)
-        self.attention = TemporalAttentionLayer(d_model, heads, causal=causal, dropout=dropout)
-        self.pathways = MarketRegimePathways(d_model, n_regimes, pathway_hidden or d_model)
-        self.lstm = nn.LSTM(d_model, lstm_hidden, num_layers=lstm_layers, batch_first=True)
-        self.value = _head(lstm_hidden + state_dim, head_hidden, 1)
-        self.advantage = _head(lstm_hidden + state_dim, head_hidden, n_actions)
-
-    def _check(self, window: torch.Tensor, state: torch.Tensor) -> None:
-        if window.dim() != 3 or tuple(window.shape[1:]) != (self.window, self.n_features):
-            raise ValueError(
-                f"window must be [B, {self.window}, {self.n_features}], got {list(window.shape)}"
-            )
-        if state.dim() != 2 or state.shape != (window.shape[0], self.state_dim):
-            raise ValueError(
-                f"state must be [{window.shape[0]}, {self.state_dim}], got {list(state.shape)}"
-            )
+        check_sizes(window, n_features, state_dim)
+        self.window, self.n_features, self.state_dim = window, n_features, state_dim
+        self.core = EnhancedCore(
+            1, window, n_features, state_dim,
+            d_model=d_model, heads=heads, lstm_hidden=lstm_hidden, lstm_layers=lstm_layers,
+            lstm_steps=lstm_steps, n_actions=n_actions, n_regimes=n_regimes,
+            pathway_hidden=pathway_hidden or d_model, head_hidden=head_hidden,
+            causal=causal, dropout=dropout,
+        )  # fmt: skip
 
     def streams(self, window: torch.Tensor, state: torch.Tensor) -> DuelingOutput:
         """Q-values together with the value and advantage streams and per-bar regime logits.
@@ -127,21 +227,13 @@ class EnhancedDQN(nn.Module):
             state: ``[B, S]`` agent state.
 
         Returns:
-            A `DuelingOutput`.
+            A `DuelingOutput` (regime logits at each of the last ``lstm_steps`` bars).
 
         Raises:
             ValueError: on a window or state of the wrong shape.
         """
-        self._check(window, state)
-        x = self.features(window) + self.position  # [B, W, D]
-        x = self.attention(x)  # [B, W, D]
-        x, regime_logits = self.pathways(x)  # [B, W, D], [B, W, K]
-        out, _ = self.lstm(x)  # [B, W, L]
-        h = torch.cat([out[:, -1], state.to(out.dtype)], dim=1)  # [B, L + S]
-        value = self.value(h)  # [B, 1]
-        advantage = self.advantage(h)  # [B, A]
-        q = value + advantage - advantage.mean(dim=1, keepdim=True)
-        return DuelingOutput(q, value, advantage, regime_logits)
+        check_inputs(window, state, self.window, self.n_features, self.state_dim)
+        return DuelingOutput(*(x[0] for x in self.core.streams(window, state)))
 
     def forward(
         self, window: torch.Tensor, state: torch.Tensor
@@ -157,3 +249,24 @@ class EnhancedDQN(nn.Module):
         """
         s = self.streams(window, state)
         return s.q, s.regime_logits[:, -1]
+
+
+def check_sizes(window: int, n_features: int, state_dim: int) -> None:
+    """Raise ValueError unless ``window >= 1, n_features >= 1, state_dim >= 0``."""
+    if window < 1 or n_features < 1 or state_dim < 0:
+        raise ValueError(
+            f"need window >= 1, n_features >= 1, state_dim >= 0; "
+            f"got {window}, {n_features}, {state_dim}"
+        )
+
+
+def check_inputs(
+    window: torch.Tensor, state: torch.Tensor, w: int, n_features: int, state_dim: int
+) -> None:
+    """Raise a ValueError naming the expected shape of a wrong window or state."""
+    if window.dim() != 3 or tuple(window.shape[1:]) != (w, n_features):
+        raise ValueError(f"window must be [B, {w}, {n_features}], got {list(window.shape)}")
+    if state.dim() != 2 or state.shape != (window.shape[0], state_dim):
+        raise ValueError(
+            f"state must be [{window.shape[0]}, {state_dim}], got {list(state.shape)}"
+        )

@@ -13,17 +13,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from regime_trader.nets.enhanced_dqn import EnhancedDQN
+from regime_trader.nets.enhanced_dqn import EnhancedCore, check_inputs, check_sizes
 
 Mode = Literal["weighted", "switching", "voting"]
 MODES: tuple[str, ...] = get_args(Mode)
 
-# Specialists are four full networks; smaller defaults keep the ensemble near one EnhancedDQN.
-_SPECIALIST_DEFAULTS: dict[str, Any] = {"d_model": 32, "heads": 2, "lstm_hidden": 32}
+# Specialists are four full networks; small defaults keep the ensemble near one EnhancedDQN.
+_SPECIALIST_DEFAULTS: dict[str, Any] = {
+    "d_model": 32,
+    "heads": 2,
+    "lstm_hidden": 32,
+    "lstm_layers": 1,
+    "lstm_steps": 8,
+    "head_hidden": 32,
+    "causal": False,
+    "dropout": 0.0,
+}
 
 
 class EnsembleTrader(nn.Module):
     """Four `EnhancedDQN` specialists mixed by a gate that classifies the window's regime.
+
+    The specialists are independent networks (their own weights, no sharing) evaluated as one
+    `EnhancedCore` with a group axis of four: one batched matmul per layer for all of them.
 
     The gate is an MLP over the flattened window, giving regime logits ``[B, K]``; with
     ``p = softmax(gate_logits)`` and specialist Q-values ``Q_k [B, A]`` the modes are:
@@ -49,8 +61,8 @@ class EnsembleTrader(nn.Module):
         n_regimes: K, number of specialists and gate outputs.
         n_actions: A.
         gate_hidden: hidden sizes of the gate MLP.
-        **enhanced_kwargs: passed to every `EnhancedDQN` (defaults ``d_model=32, heads=2,
-            lstm_hidden=32``).
+        **enhanced_kwargs: `EnhancedDQN` sizes shared by every specialist (defaults
+            ``d_model=32, heads=2, lstm_hidden=32, lstm_layers=1, lstm_steps=8``).
 
     Raises:
         ValueError: on an unknown mode.
@@ -75,12 +87,15 @@ class EnsembleTrader(nn.Module):
         **enhanced_kwargs: Any,
     ) -> None:
         super().__init__()
+        check_sizes(window, n_features, state_dim)
         self.mode = mode  # validated by the property setter
+        self.window, self.n_features, self.state_dim = window, n_features, state_dim
         kwargs = {**_SPECIALIST_DEFAULTS, **enhanced_kwargs}
-        self.specialists = nn.ModuleList(
-            EnhancedDQN(window, n_features, state_dim, n_actions=n_actions, **kwargs)
-            for _ in range(n_regimes)
-        )
+        kwargs.setdefault("pathway_hidden", kwargs["d_model"])
+        self.specialists = EnhancedCore(
+            n_regimes, window, n_features, state_dim,
+            n_actions=n_actions, n_regimes=n_regimes, **kwargs,
+        )  # fmt: skip
         layers: list[nn.Module] = [nn.Flatten(1)]
         width = window * n_features
         for h in gate_hidden:
@@ -114,7 +129,8 @@ class EnsembleTrader(nn.Module):
 
     def specialist_q(self, window: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Every specialist's Q-values stacked: ``[B, K, A]``."""
-        return torch.stack([net(window, state)[0] for net in self.specialists], dim=1)
+        check_inputs(window, state, self.window, self.n_features, self.state_dim)
+        return self.specialists.streams(window, state).q.transpose(0, 1)
 
     def forward(
         self, window: torch.Tensor, state: torch.Tensor

@@ -56,7 +56,8 @@ def build_net(cfg: AgentConfig, window: int, n_features: int) -> nn.Module:
             d_model=cfg.d_model,
             heads=cfg.heads,
             lstm_hidden=cfg.d_model,
-            lstm_layers=2,
+            lstm_layers=cfg.lstm_layers,
+            lstm_steps=cfg.lstm_steps,
         )
     if cfg.net == "ensemble":
         from regime_trader.nets.ensemble import EnsembleTrader

@@ -1,4 +1,8 @@
-"""Market regimes: scale-free rule-based labels (uptrend, downtrend, plateau, oscillating)."""
+"""Market regimes: scale-free rule-based labels (uptrend, downtrend, plateau, oscillating).
+
+The filtered Markov-switching detector lives in :mod:`regime_trader.regimes.markov` (not
+imported here: it loads statsmodels).
+"""
 
 from regime_trader.regimes.rules import (
     DOWNTREND,
@@ -7,7 +11,9 @@ from regime_trader.regimes.rules import (
     REGIME_NAMES,
     UNKNOWN,
     UPTREND,
+    apply_min_duration,
     classify_regimes,
+    label_quality,
     mean_run_length,
     regime_inputs,
     regime_lookback,
@@ -21,7 +27,9 @@ __all__ = [
     "REGIME_NAMES",
     "UNKNOWN",
     "UPTREND",
+    "apply_min_duration",
     "classify_regimes",
+    "label_quality",
     "mean_run_length",
     "regime_inputs",
     "regime_lookback",

@@ -16,6 +16,10 @@ rules, first match wins (like ``np.select``):
 4. oscillating: ``|trend_score| <= trend_threshold`` and ``vol_ratio >= vol_threshold``
 
 Anything else, and every warm-up row, is ``UNKNOWN`` (-1).
+
+With ``cfg.min_duration = k > 1`` the labels then pass through :func:`apply_min_duration`: a
+label changes only once the new rule label has held ``k`` bars (causal, delays a switch by
+``k - 1`` bars, ignores flickers shorter than ``k``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from regime_trader.features.trend import linreg_slope_frac
 
 UPTREND, DOWNTREND, PLATEAU, OSCILLATING, UNKNOWN = 0, 1, 2, 3, -1
 REGIME_NAMES: tuple[str, ...] = ("uptrend", "downtrend", "plateau", "oscillating")
+"""Regime names indexed by regime code (0..3; UNKNOWN, -1, has none). The one definition:
+every other module imports it from `regime_trader.regimes`."""
 
 
 def regime_lookback(cfg: RegimeConfig = RegimeConfig()) -> int:
@@ -110,7 +116,46 @@ def classify_regimes(ohlcv: pd.DataFrame, cfg: RegimeConfig = RegimeConfig()) ->
     choices = [UPTREND, DOWNTREND, PLATEAU, OSCILLATING]
     labels = np.select(conditions, choices, default=UNKNOWN).astype(np.int8)
     labels[: regime_lookback(cfg)] = UNKNOWN
+    if cfg.min_duration > 1:
+        labels = apply_min_duration(labels, cfg.min_duration)
     return labels
+
+
+def apply_min_duration(labels: np.ndarray, min_duration: int) -> np.ndarray:
+    """Causal minimum-duration filter (hysteresis in time) over regime labels.
+
+    The output keeps its current label until a different raw label has held for
+    ``min_duration`` consecutive bars; it then switches on that bar. ``UNKNOWN`` bars pass
+    through unchanged, and the first known label after an ``UNKNOWN`` stretch (or at the
+    start) is adopted at once, so the warm-up does not grow. Vectorised: run lengths from a
+    cumulative run id, then a forward fill of the last confirmed bar. Output at bar t depends
+    on raw labels <= t only.
+
+    Args:
+        labels: int labels ``[T]`` (``-1`` unknown).
+        min_duration: Bars a new label must hold; 1 returns a copy unchanged.
+
+    Returns:
+        int8 ``[T]`` filtered labels.
+
+    Raises:
+        ValueError: If ``min_duration < 1`` or ``labels`` is not 1-D.
+    """
+    if min_duration < 1:
+        raise ValueError(f"min_duration must be >= 1 bar, got {min_duration}")
+    lab = np.asarray(labels).astype(np.int8)
+    if lab.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {lab.shape}")
+    if min_duration == 1 or lab.size == 0:
+        return lab.copy()
+    pos = np.arange(lab.size)
+    new_run = np.r_[True, lab[1:] != lab[:-1]]
+    run_start = np.maximum.accumulate(np.where(new_run, pos, 0))
+    run_len = pos - run_start + 1
+    after_unknown = (run_start == 0) | (lab[np.maximum(run_start - 1, 0)] < 0)
+    confirmed = (lab < 0) | (run_len >= min_duration) | after_unknown
+    last = np.maximum.accumulate(np.where(confirmed, pos, 0))
+    return lab[last]
 
 
 def regime_shares(labels: np.ndarray) -> dict[str, float]:
@@ -148,3 +193,38 @@ def mean_run_length(labels: np.ndarray) -> float:
         return 0.0
     runs = 1 + int(np.count_nonzero(lab[1:] != lab[:-1]))
     return lab.size / runs
+
+
+def label_quality(
+    labels: np.ndarray, true_labels: np.ndarray | None = None
+) -> dict[str, float | int]:
+    """How usable a label series is: mean run length and agreement with the truth.
+
+    Args:
+        labels: Detected labels ``[T]`` (``-1`` unknown), e.g. from ``classify_regimes`` or
+            ``MarkovRegimeDetector.labels``.
+        true_labels: Known regimes ``[T]`` (a scenario's ``true_regime`` column), optional.
+
+    Returns:
+        ``mean_run_length`` (bars, over known labels), ``switches_per_100`` (label changes per
+        100 known bars), ``scored`` (known bars) and, with ``true_labels``, ``agreement`` (share
+        of known bars equal to the truth; NaN when none is scored).
+
+    Raises:
+        ValueError: If ``true_labels`` has a different length.
+    """
+    lab = np.asarray(labels)
+    known = lab >= 0
+    kept = lab[known]
+    switches = int(np.count_nonzero(kept[1:] != kept[:-1]))
+    out: dict[str, float | int] = {
+        "mean_run_length": mean_run_length(lab),
+        "switches_per_100": 100.0 * switches / kept.size if kept.size else 0.0,
+        "scored": int(known.sum()),
+    }
+    if true_labels is not None:
+        truth = np.asarray(true_labels)
+        if truth.shape != lab.shape:
+            raise ValueError(f"true_labels has shape {truth.shape}, labels {lab.shape}")
+        out["agreement"] = float(np.mean(kept == truth[known])) if kept.size else float("nan")
+    return out

@@ -1,12 +1,10 @@
 """How well the rule-based detector recovers the true regimes of generated scenarios.
 
-``python -m regime_trader.scenarios.agreement [--seed 0] [--bars 1500]`` prints the Markdown
+``regime-trader scenarios agreement [--seed 0] [--seeds 5] [--bars 1500]`` prints the Markdown
 table kept in ``docs/scenarios.md``.
 """
 
 from __future__ import annotations
-
-import argparse
 
 import numpy as np
 
@@ -69,18 +67,3 @@ def agreement_markdown(seeds: tuple[int, ...] = (0, 1, 2, 3, 4), n_bars: int = 1
         cells = " | ".join(f"{v:.3f}" for v in values)
         lines.append(f"| {kind} | {cells} | {float(np.mean(values)):.3f} |")
     return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Print the agreement table (``--seeds`` count starting at ``--seed``, ``--bars`` long)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0, help="first seed")
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds")
-    parser.add_argument("--bars", type=int, default=1500, help="bars per scenario")
-    args = parser.parse_args(argv)
-    seeds = tuple(range(args.seed, args.seed + args.seeds))
-    print(agreement_markdown(seeds, args.bars), end="")
-
-
-if __name__ == "__main__":
-    main()

@@ -32,11 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from regime_trader.regimes import REGIME_NAMES
 from regime_trader.scenarios.bars import bars_from_closes, calendar, to_frame
 
-SCENARIO_KINDS: tuple[str, ...] = ("uptrend", "downtrend", "plateau", "oscillating", "switching")
-REGIME_KINDS: tuple[str, ...] = SCENARIO_KINDS[:4]
-"""Single-regime kinds; the position is the regime label (0 uptrend ... 3 oscillating)."""
+SCENARIO_KINDS: tuple[str, ...] = (*REGIME_NAMES, "switching")
+"""The single-regime kinds (`REGIME_NAMES`: the position is the regime label) and the
+Markov-switching mix of them."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def default_params(kind: str) -> ScenarioParams:
     _check_kind(kind)
     if kind == "switching":
         return ScenarioParams(
-            regimes=tuple(dataclasses.replace(_DEFAULTS[k], vol_trend=0.0) for k in REGIME_KINDS)
+            regimes=tuple(dataclasses.replace(_DEFAULTS[k], vol_trend=0.0) for k in REGIME_NAMES)
         )
     return _DEFAULTS[kind]
 
@@ -174,8 +175,8 @@ def generate(
         regimes = markov_regimes(n_bars, rng=rng, params=p)
         seg_params = p.regimes or default_params("switching").regimes or ()
     else:
-        regimes = np.full(n_bars, REGIME_KINDS.index(kind), dtype=np.int8)
-        seg_params = tuple(p for _ in REGIME_KINDS)
+        regimes = np.full(n_bars, REGIME_NAMES.index(kind), dtype=np.int8)
+        seg_params = tuple(p for _ in REGIME_NAMES)
     starts = np.flatnonzero(np.diff(regimes, prepend=-1) != 0)
     ends = np.append(starts[1:], n_bars)
     log_close = np.empty(n_bars)

@@ -20,11 +20,12 @@ from regime_trader.errors import ConfigError
 from regime_trader.features import Scaler
 from regime_trader.utils.io import atomic_write, atomic_write_json, atomic_write_text
 
-CONFIG, FEATURES, WEIGHTS, CHECKPOINT = (
+CONFIG, FEATURES, WEIGHTS, CHECKPOINT, LOG = (
     "config.yaml",
     "features.json",
     "model.safetensors",
     "checkpoint.pt",
+    "train_log.jsonl",
 )
 
 
@@ -61,20 +62,47 @@ def load_run(run_dir: str | Path) -> tuple[Config, Scaler, dict[str, torch.Tenso
 
 def write_log(run_dir: Path, lines: list[str]) -> None:
     """Rewrite ``train_log.jsonl`` (atomically) with every validation record so far."""
-    atomic_write_text(run_dir / "train_log.jsonl", "".join(line + "\n" for line in lines))
+    atomic_write_text(run_dir / LOG, "".join(line + "\n" for line in lines))
 
 
 def training_state(
     counters: Any, agent: Any, env: Any, buffer: Any, generator: torch.Generator
 ) -> dict:
-    """Everything needed to continue a run exactly (see `restore`)."""
+    """Everything needed to continue a run exactly (see `restore`), at any loop iteration:
+    after a validation or between two (the wall-clock checkpoint)."""
     return {
         "counters": dataclasses.asdict(counters),
         "agent": agent.state_dict(),
         "env": env.state_dict(),
         "replay": buffer.state_dict(),
         "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),  # third-party code drawing from the global RNG
     }
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a training checkpoint to resume from."""
+    return (run_dir / CHECKPOINT).is_file()
+
+
+#: Fields that may differ between a run's config.yaml and the config resuming it.
+RESUMABLE_CHANGES = {"train": {"total_steps", "checkpoint_seconds"}}
+
+
+def check_same_config(run_dir: Path, cfg: Config) -> None:
+    """Raise unless ``run_dir/config.yaml`` equals ``cfg`` (up to `RESUMABLE_CHANGES`).
+
+    Raises:
+        ConfigError: no config.yaml, or it was written by a different configuration.
+    """
+    if not (run_dir / CONFIG).is_file():
+        raise ConfigError(f"cannot resume '{run_dir}': no {CONFIG} (not a run folder)")
+    saved = Config.from_yaml(run_dir / CONFIG)
+    if saved.model_dump(exclude=RESUMABLE_CHANGES) != cfg.model_dump(exclude=RESUMABLE_CHANGES):
+        raise ConfigError(
+            f"cannot resume '{run_dir}': its config.yaml differs from this run's config "
+            "(resume with the run's own config; only train.total_steps may change)"
+        )
 
 
 def restore(
@@ -92,17 +120,12 @@ def restore(
         raise ConfigError(
             f"cannot resume '{run_dir}': no {CHECKPOINT} (train it first without --resume)"
         )
-    saved = Config.from_yaml(run_dir / CONFIG)
-    if saved.model_dump(exclude={"train": {"total_steps"}}) != cfg.model_dump(
-        exclude={"train": {"total_steps"}}
-    ):
-        raise ConfigError(
-            f"cannot resume '{run_dir}': its config.yaml differs from this run's config "
-            "(resume with the run's own config; only train.total_steps may change)"
-        )
+    check_same_config(run_dir, cfg)
     state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles objects
     agent.load_state_dict(state["agent"])
     env.load_state_dict(state["env"])
     buffer.load_state_dict(state["replay"])
     generator.set_state(state["generator"])
+    if "torch_rng" in state:  # (checkpoints before it had none)
+        torch.set_rng_state(state["torch_rng"])
     return Counters(**state["counters"])

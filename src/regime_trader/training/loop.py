@@ -15,6 +15,7 @@ import torch
 from regime_trader.agents import DQNAgent, linear_epsilon
 from regime_trader.agents.exploration import epsilon_greedy
 from regime_trader.config import Config
+from regime_trader.data.split_report import format_split, save_split
 from regime_trader.envs.vector_env import VectorTradingEnv
 from regime_trader.evaluation.backtest import decision_range, greedy_backtest
 from regime_trader.evaluation.evaluate import policy_metrics
@@ -26,13 +27,16 @@ from regime_trader.training.curriculum import (
     CurriculumTrainingSchedule,
     build_curriculum,
 )
-from regime_trader.training.prepare import Prepared, prepare
+from regime_trader.training.prepare import Prepared, prepare, split_summary
+from regime_trader.training.run_folder import RunFolder
 from regime_trader.training.tracking import config_params, make_tracker
 from regime_trader.utils.device import resolve_device
 from regime_trader.utils.progress import TrainProgress
-from regime_trader.utils.seeding import make_generators, seed_everything
+from regime_trader.utils.seeding import make_generators
+from regime_trader.utils.threads import scoped_compute
 
 EvalCallback = Callable[[int, dict[str, Any]], None]
+clock = time.monotonic  # the wall-clock checkpoint's timer (tests replace it)
 
 
 @dataclass(frozen=True)
@@ -41,15 +45,20 @@ class TrainResult:
 
     run_dir: Path
     best_val_sharpe: float
-    env_steps: int
-    updates: int
-    seconds: float
+    env_steps: int  # of the whole run (a resumed run: including the steps done before)
+    updates: int  # of the whole run
+    seconds: float  # of this call's training loop
     resumed_from: int = 0  # env steps already done when this call started (resume)
 
     @property
+    def steps_this_call(self) -> int:
+        """Env steps taken by this call (``env_steps`` less those done before a resume)."""
+        return self.env_steps - self.resumed_from
+
+    @property
     def steps_per_second(self) -> float:
-        """Env steps per second of this call (a resumed run counts only its own steps)."""
-        return (self.env_steps - self.resumed_from) / max(self.seconds, 1e-9)
+        """This call's env steps per second of this call's time."""
+        return self.steps_this_call / max(self.seconds, 1e-9)
 
 
 @dataclass
@@ -76,6 +85,7 @@ def validate(agent: DQNAgent, data: Prepared, cfg: Config) -> dict[str, float]:
     )
 
 
+@scoped_compute
 def train(
     cfg: Config,
     out_dir: str | Path,
@@ -84,29 +94,52 @@ def train(
     progress: bool = True,
     on_eval: EvalCallback | None = None,
     resume: bool = False,
+    force: bool = False,
 ) -> TrainResult:
     """Train a double-DQN agent on the training split; keep the weights with the best
     validation Sharpe in ``out_dir/model.safetensors``.
 
     A checkpoint (network, target, optimizer, replay, env and RNG states, counters) is
-    written atomically after every validation; ``resume=True`` continues from it and ends
-    with the same result as an uninterrupted run. ``on_eval(step, record)`` is called after
-    each validation (a tuner may raise from it to prune the trial).
+    written atomically after every validation and every ``train.checkpoint_seconds``;
+    ``resume=True`` continues from it and ends with the same result as an uninterrupted run.
+    ``on_eval(step, record)`` is called after each validation (a tuner may raise from it to
+    prune the trial).
+
+    ``out_dir`` must not hold a run unless ``resume`` or ``force`` (which deletes the old
+    run first); a call that fails before its first checkpoint leaves nothing behind
+    (training/run_folder.py).
+
+    Raises:
+        ConfigError: ``out_dir`` holds a run (and neither ``resume`` nor ``force``), or
+            ``resume`` with another config.
 
     Examples:
         >>> from regime_trader.config import Config
         >>> result = train(Config().with_budget("tiny"), "runs/tiny")  # doctest: +SKIP
     """
-    run_dir = Path(out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder.claim(out_dir, cfg, resume=resume, force=force)
+    with folder.removed_on_failure():
+        return _train(cfg, folder, data, progress, on_eval)
+
+
+def _train(
+    cfg: Config,
+    folder: RunFolder,
+    data: Prepared | None,
+    progress: bool,
+    on_eval: EvalCallback | None,
+) -> TrainResult:
+    """`train`'s recipe, top to bottom: build → collect and learn → validate → checkpoint."""
+    run_dir = folder.path
     tc, ac = cfg.train, cfg.agent
-    # 1. seed and build
-    seed_everything(tc.seed)
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
+    # 1. build (seeding and thread limits: `scoped_compute`, restored on return)
     device = resolve_device(tc.device)
     rng, gen = make_generators(tc.seed, device)
     data = data or prepare(cfg, device=device)
+    split = split_summary(data, cfg)
+    save_split(run_dir, split)  # split.json: the dates and bar counts actually used
+    if progress:
+        print(format_split(split), flush=True)
     market, curriculum = data.market, None
     if cfg.curriculum.enabled:
         curriculum = build_curriculum(cfg, data, rng)
@@ -118,7 +151,7 @@ def train(
     agent = DQNAgent(build_net(ac, cfg.env.window, market.n_features).to(device), ac)
     buffer = build_replay(cfg.replay, market, cfg.env.window, ac.buffer_size, gen)
     c = Counters(next_eval=tc.eval_every)
-    if resume:
+    if folder.resume:
         c = ckpt.restore(run_dir, cfg, agent=agent, env=env, buffer=buffer, generator=gen)
     else:
         ckpt.save_run_spec(run_dir, cfg, data.scaler, data.features.lookback)
@@ -126,11 +159,14 @@ def train(
     if curriculum is not None and c.stage >= 0:
         _set_stage(env, curriculum, schedule, c.stage)
     eps_steps = int(ac.eps_fraction * tc.total_steps)
-    tracker = make_tracker(cfg.tracking, run_dir, run_dir.resolve().name)
+    tracker = make_tracker(cfg.tracking, run_dir, run_dir.resolve().name, resume=folder.resume)
     # 2. collect and learn
     with tracker, TrainProgress(tc.total_steps, enabled=progress) as bar:
         tracker.log_params(config_params(cfg))
+        if folder.resume:
+            tracker.log_metrics({"train/resumed_from": c.steps}, step=c.steps)
         started, resumed_from = time.perf_counter(), c.steps  # steps/s excludes tracker set-up
+        saved_at = clock()
         bar.update(c.steps)
         while c.steps < tc.total_steps:
             if curriculum is not None and schedule.stage_index(c.steps) != c.stage:
@@ -149,18 +185,22 @@ def train(
             buffer.add(env.step(action))
             c.steps += tc.n_envs
             loss = _learn(agent, buffer, c, cfg)
-            # 3. validate, log, keep the best, checkpoint
+            # 3. validate, log, keep the best, checkpoint (also every checkpoint_seconds)
             if c.steps >= c.next_eval or c.steps >= tc.total_steps:
                 c.loss = float(loss) if loss is not None else c.loss
                 record = _evaluate(agent, data, cfg, c, eps, run_dir)
                 tracker.log_metrics(record, step=c.steps)
                 ckpt.save_checkpoint(run_dir, ckpt.training_state(c, agent, env, buffer, gen))
+                saved_at = clock()
                 bar.update(c.steps, eps=eps, loss=c.loss, val_sharpe=record["eval/val_sharpe"])
                 if on_eval is not None:
                     on_eval(c.steps, record)
             else:
                 bar.update(c.steps, eps=eps)
-        for name in (ckpt.CONFIG, ckpt.FEATURES, ckpt.WEIGHTS, "train_log.jsonl"):
+                if tc.checkpoint_seconds and clock() - saved_at >= tc.checkpoint_seconds:
+                    ckpt.save_checkpoint(run_dir, ckpt.training_state(c, agent, env, buffer, gen))
+                    saved_at = clock()
+        for name in (ckpt.CONFIG, ckpt.FEATURES, ckpt.WEIGHTS, ckpt.LOG):
             tracker.log_artifact(run_dir / name)
     seconds = time.perf_counter() - started
     return TrainResult(run_dir, float(c.best), c.steps, c.updates, seconds, resumed_from)

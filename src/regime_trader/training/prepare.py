@@ -10,9 +10,16 @@ import torch
 
 from regime_trader.config import Config
 from regime_trader.data import Split, chronological_split, load_ohlcv
+from regime_trader.data.split_report import (
+    check_backtest_bars,
+    check_enough_bars,
+    part_minimums,
+    split_record,
+)
 from regime_trader.envs.market import MarketData
-from regime_trader.errors import DataError
+from regime_trader.errors import ConfigError, DataError
 from regime_trader.features import FeatureSet, Scaler, build_features
+from regime_trader.features.pipeline import feature_lookback
 from regime_trader.regimes import classify_regimes
 from regime_trader.utils.dates import rows_between
 
@@ -50,14 +57,24 @@ def prepare(
 ) -> Prepared:
     """Build features, labels and the chronological split; fit the scaler on train rows.
 
+    The observation features are ``build_features(df, cfg.features)``: the base features plus,
+    with ``features.timeframes``, the causal coarse-bar columns ``name@tf``. A run's
+    ``config.yaml`` holds the timeframes and its scaler the column names, so a backtest of the
+    run rebuilds the same columns (a mismatch raises).
+
     Args:
         cfg: the run's config (data, features, regimes, env sections are used).
         ohlcv: a frame to use instead of loading ``cfg.data.source``.
         scaler: a fitted scaler (e.g. from a trained run); fitted on the train split if None.
         device: where `MarketData` lives.
         split: compute the train/val/test split (False: the whole series is one test period).
+
+    Raises:
+        ConfigError: If ``scaler`` was fitted on other feature columns than ``cfg`` builds.
     """
     df = load_frame(cfg, ohlcv)
+    label = cfg.data.source if ohlcv is None else "the given OHLCV frame"
+    _check_length(cfg, len(df), split, label)
     fs = build_features(df, cfg.features)
     labels = classify_regimes(df, cfg.regimes)[fs.lookback :]
     rows = df.iloc[fs.lookback :]
@@ -69,14 +86,52 @@ def prepare(
             val_end=d.val_end,
             fractions=d.fractions,
             embargo=cfg.env.window,
+            min_rows=part_minimums(cfg.env.window),
+            source=label,
+            embargo_name="env.window",
         )
     else:
         n = len(fs.index)
         parts = Split(train=slice(0, 0), val=slice(0, 0), test=slice(0, n))
     if scaler is None:
         scaler = Scaler.fit(fs.values[parts.train], fs.names)
+    elif list(scaler.names) != fs.names:
+        extra = sorted(set(fs.names) ^ set(scaler.names)) or ["(same names, other order)"]
+        raise ConfigError(
+            f"features: the run's scaler has {len(scaler.names)} columns, this config builds "
+            f"{len(fs.names)} (differing: {', '.join(extra[:4])}); use the run's own "
+            "features section (timeframes, periods)"
+        )
     values = scaler.transform(fs.values)
     market = MarketData.build(
         values, rows, np.asarray(labels), names=fs.names, fill=cfg.env.fill, device=device
     )
     return Prepared(rows, fs, market, parts, scaler)
+
+
+def _check_length(cfg: Config, n_bars: int, split: bool, label: str) -> None:
+    """One-line error naming the file when the series is too short to train (or backtest)."""
+    d, window = cfg.data, cfg.env.window
+    warmup = feature_lookback(cfg.features)
+    if not split:
+        check_backtest_bars(n_bars, source=label, warmup=warmup, window=window)
+        return
+    fractions = None if d.train_end is not None else d.fractions
+    check_enough_bars(
+        n_bars, source=label, warmup=warmup, window=window, embargo=window, fractions=fractions
+    )
+
+
+def split_summary(data: Prepared, cfg: Config) -> dict:
+    """The split ``data`` uses, as saved in a run's ``split.json`` (see ``split_record``)."""
+    d = cfg.data
+    return split_record(
+        data.split,
+        data.market.index,
+        source=d.source,
+        warmup=data.features.lookback,
+        embargo=cfg.env.window,
+        train_end=d.train_end,
+        val_end=d.val_end,
+        fractions=d.fractions,
+    )

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import math
 import os
 import shutil
+import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +34,8 @@ from regime_trader.utils.io import atomic_write_json
 
 MLFLOW_DB = "mlflow.db"
 MLFLOW_ARTIFACTS = "mlartifacts"
+TRACKING_FILE = "tracking.json"  # the run folder's MLflow run: {"uri", "run_id"} (resume)
+PID_TAG, HOST_TAG = "regime_trader.pid", "regime_trader.host"  # who runs it (killed-run marking)
 _T = TypeVar("_T", bound="_Base")
 
 
@@ -170,6 +174,25 @@ class JsonlTracker(_Base):
             self._metrics.close()
 
 
+#: Third-party loggers whose INFO lines ("Creating initial MLflow database tables...") would
+#: reach the terminal; `quiet_library_logs` raises them to WARNING.
+NOISY_LOGGERS = ("mlflow", "alembic", "sqlalchemy", "huey", "optuna")
+
+
+def quiet_library_logs(names: tuple[str, ...] = NOISY_LOGGERS) -> None:
+    """Show only warnings and errors of the libraries in ``names`` (call after importing them).
+
+    A logger already set above WARNING is left as it is; ``MLFLOW_LOGGING_LEVEL`` in the
+    environment keeps MLflow's own level (for debugging the tracking store).
+    """
+    for name in names:
+        if name == "mlflow" and os.environ.get("MLFLOW_LOGGING_LEVEL"):
+            continue
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
 def mlflow_home(run_dir: str | Path) -> Path:
     """Folder of the default MLflow store: the closest ancestor named ``runs``, else ``run_dir``."""
     run_dir = Path(run_dir).resolve()
@@ -198,12 +221,17 @@ class MlflowTracker(_Base):
         experiment: experiment name (created if missing; a SQLite store puts its artifacts in
             ``mlartifacts/`` next to the database file).
         run_name: the run's display name.
+        run_id: continue this run (a resumed training run) instead of creating one; a run
+            that no longer exists in the experiment is replaced by a new one.
+
+    Runs carry this process's id and host as tags; on start, RUNNING runs of the experiment
+    whose process on this host is gone (killed) are marked ``KILLED``.
 
     Raises:
         ConfigError: mlflow is not installed.
     """
 
-    def __init__(self, uri: str, experiment: str, run_name: str) -> None:
+    def __init__(self, uri: str, experiment: str, run_name: str, run_id: str | None = None) -> None:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # offline by default
         try:
             from mlflow.tracking import MlflowClient  # type: ignore[import-untyped]
@@ -212,6 +240,7 @@ class MlflowTracker(_Base):
                 "tracking.backend is 'mlflow' but mlflow is not installed: "
                 "pip install -e '.[tracking]'"
             ) from None
+        quiet_library_logs()
         self.uri = uri
         artifacts: str | None = None
         db = _sqlite_path(uri)
@@ -225,7 +254,14 @@ class MlflowTracker(_Base):
         else:
             exp_id = exp.experiment_id
         self.experiment_id: str = exp_id
-        self.run_id: str = self.client.create_run(exp_id, run_name=run_name).info.run_id
+        if run_id is not None and _run_in(self.client, run_id, exp_id):
+            self.client.update_run(run_id, status="RUNNING")  # a resumed run continues
+        else:
+            run_id = self.client.create_run(exp_id, run_name=run_name).info.run_id
+        self.run_id: str = run_id
+        self.client.set_tag(self.run_id, PID_TAG, str(os.getpid()))
+        self.client.set_tag(self.run_id, HOST_TAG, socket.gethostname())
+        self.killed = mark_killed_runs(self.client, exp_id, keep=self.run_id)
         self._closed = False
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -257,8 +293,11 @@ class MlflowTracker(_Base):
         else:
             self.client.log_artifact(self.run_id, str(path))
 
-    def _finish(self, failed: bool) -> None:
-        self._terminate("FAILED" if failed else "FINISHED")
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None:
+            self._terminate("FINISHED")
+        else:  # Ctrl-C is a kill, anything else a failure
+            self._terminate("KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED")
 
     def close(self) -> None:
         """Mark the run finished."""
@@ -270,16 +309,57 @@ class MlflowTracker(_Base):
             self.client.set_terminated(self.run_id, status=status)
 
 
+def _run_in(client: Any, run_id: str, experiment_id: str) -> bool:
+    """Whether ``run_id`` exists (not deleted) in the experiment."""
+    try:
+        run = client.get_run(run_id)
+    except Exception:  # noqa: BLE001 - mlflow raises MlflowException (or a store error)
+        return False
+    return run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active"
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's) or cannot tell: leave the run alone
+    return True
+
+
+def mark_killed_runs(client: Any, experiment_id: str, keep: str | None = None) -> list[str]:
+    """Mark RUNNING runs whose process (tags `PID_TAG`, `HOST_TAG`) on this host is gone as
+    ``KILLED``; runs of other hosts or without the tags are left alone. Returns their ids."""
+    host, killed = socket.gethostname(), []
+    running = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    for run in running:
+        tags = run.data.tags
+        if run.info.run_id == keep or tags.get(HOST_TAG) != host or PID_TAG not in tags:
+            continue
+        if not _process_alive(int(tags[PID_TAG])):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            killed.append(run.info.run_id)
+    return killed
+
+
 def mlflow_available() -> bool:
     """Whether ``import mlflow`` would work (checked without importing it)."""
     return importlib.util.find_spec("mlflow") is not None
 
 
-def make_tracker(cfg: TrackingConfig, run_dir: str | Path, run_name: str) -> Tracker:
+def make_tracker(
+    cfg: TrackingConfig, run_dir: str | Path, run_name: str, *, resume: bool = False
+) -> Tracker:
     """The tracker ``cfg`` asks for.
 
     ``auto`` means MLflow when it is installed, else JSON lines in ``run_dir``. The MLflow URI is
-    ``cfg.uri`` or `default_mlflow_uri` of ``run_dir``.
+    ``cfg.uri`` or `default_mlflow_uri` of ``run_dir``. An MLflow run's id is saved in
+    ``run_dir/tracking.json``; with ``resume`` the run named there is continued (JSON lines
+    simply append).
 
     Raises:
         ConfigError: ``backend: mlflow`` without mlflow installed.
@@ -294,4 +374,19 @@ def make_tracker(cfg: TrackingConfig, run_dir: str | Path, run_name: str) -> Tra
         return NullTracker()
     if backend == "jsonl":
         return JsonlTracker(run_dir)
-    return MlflowTracker(cfg.uri or default_mlflow_uri(run_dir), cfg.experiment, run_name)
+    uri = cfg.uri or default_mlflow_uri(run_dir)
+    path = Path(run_dir) / TRACKING_FILE
+    previous = _read_json(path) if resume else {}
+    run_id = previous.get("run_id") if previous.get("uri") == uri else None
+    tracker = MlflowTracker(uri, cfg.experiment, run_name, run_id=run_id)
+    atomic_write_json(path, {"backend": "mlflow", "uri": uri, "run_id": tracker.run_id})
+    return tracker
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; empty when missing or unreadable."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return obj if isinstance(obj, dict) else {}

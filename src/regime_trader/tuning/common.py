@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -25,22 +24,15 @@ VAL_KEY = "eval/val_sharpe"
 TRIAL_FILE = "trial.json"
 
 
-def accepts_on_eval() -> bool:
-    """Whether `train` takes an ``on_eval`` callback (pruning and intermediate reports)."""
-    return "on_eval" in inspect.signature(loop.train).parameters
-
-
 def train_trial(
     cfg: Config, trial_dir: Path, data: Prepared, on_eval: OnEval | None = None
 ) -> loop.TrainResult:
-    """Train one trial into ``trial_dir``; ``on_eval`` is passed on when `train` accepts it.
+    """Train one trial into ``trial_dir``, calling ``on_eval`` after each validation.
 
     Exceptions raised by ``on_eval`` (e.g. ``optuna.TrialPruned``) propagate.
     """
-    kwargs: dict[str, Any] = {}
-    if on_eval is not None and accepts_on_eval():
-        kwargs["on_eval"] = on_eval
-    return loop.train(cfg, trial_dir, data=data, progress=False, **kwargs)
+    # force: a trial folder without trial.json holds an interrupted or stale trial; retrain it
+    return loop.train(cfg, trial_dir, data=data, progress=False, force=True, on_eval=on_eval)
 
 
 def trial_config(

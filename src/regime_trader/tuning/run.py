@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import yaml
 
 from regime_trader.config import Budget, Config
 from regime_trader.errors import ConfigError, RegimeTraderError
+from regime_trader.overrides import apply_sets
 from regime_trader.training.prepare import Prepared, prepare
 from regime_trader.tuning.common import DataCache
 from regime_trader.tuning.space import (
@@ -219,6 +220,7 @@ def tune_command(
     out: str | Path,
     address: str | None = None,
     grid: str | Path | None = None,
+    sets: Sequence[str] = (),
 ) -> pd.DataFrame:
     """What ``regime-trader tune`` runs: load the config, apply overrides, `tune`.
 
@@ -231,6 +233,7 @@ def tune_command(
         out: the study folder.
         address: Ray cluster address.
         grid: YAML grid file (see `load_grid`) replacing the plan's grid / the search space.
+        sets: ``section.field=value`` overrides of the base config, applied last.
 
     Raises:
         ConfigError: unknown backend or budget, missing optional package, bad config or grid.
@@ -243,6 +246,7 @@ def tune_command(
         cfg = cfg.with_budget(budget)
     if data:
         cfg = cfg.override(data={"source": data})
+    cfg = apply_sets(cfg, sets)
     src = Path(cfg.data.source)
     if src.is_file():  # Ray workers may run in another folder
         cfg = cfg.override(data={"source": str(src.resolve())})

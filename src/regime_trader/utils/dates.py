@@ -28,18 +28,29 @@ def start_row(index: pd.DatetimeIndex, value: str, name: str = "start") -> int:
     return int(index.searchsorted(parse_bound(value, index, name), side="left"))
 
 
+def exclusive_end(value: str, index: pd.DatetimeIndex, name: str = "end") -> pd.Timestamp:
+    """The first instant after the inclusive bound ``value``: the next midnight for a bare
+    date (its whole day is in), else one nanosecond after it."""
+    ts = parse_bound(value, index, name)
+    return ts + pd.Timedelta(days=1) if ts == ts.normalize() else ts + pd.Timedelta(1, "ns")
+
+
 def end_row(index: pd.DatetimeIndex, value: str, name: str = "end") -> int:
     """Number of rows at or before the inclusive bound ``value`` (a bare date: its whole day).
 
-    Searches for the next midnight (not ``ts + 1ns``), so it works on indexes of any unit.
+    Searched on nanoseconds, where `exclusive_end` is exact whatever the index's unit.
     """
-    ts = parse_bound(value, index, name)
-    if ts == ts.normalize():
-        return int(index.searchsorted(ts + pd.Timedelta(days=1), side="left"))
-    return int(index.searchsorted(ts, side="right"))
+    end = exclusive_end(value, index, name)
+    return int(index.as_unit("ns").searchsorted(end, side="left"))
 
 
 def rows_between(index: pd.DatetimeIndex, start: str | None, end: str | None) -> tuple[int, int]:
     """Row range ``[lo, hi)`` of ``index`` between two inclusive bounds (None: open)."""
     lo = 0 if start is None else start_row(index, start)
     return lo, len(index) if end is None else end_row(index, end)
+
+
+def format_stamp(ts: pd.Timestamp | str) -> str:
+    """A bar time for messages and reports: the date alone at midnight, else date and time."""
+    ts = pd.Timestamp(ts)
+    return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")

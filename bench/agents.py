@@ -73,7 +73,9 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         rel = f"{r['sps'] / base:.2f}x" if base else ""
         seeds = ", ".join(f"{s:.2f}" for s in r["sharpes"])
-        out.append(f"| {r['net']} | {r['sps']:,.0f} | {r['seconds']:,.0f} | {rel} | {r['sharpe']:.2f} ({seeds}) |")
+        out.append(
+            f"| {r['net']} | {r['sps']:,.0f} | {r['seconds']:,.0f} | {rel} | {r['sharpe']:.2f} ({seeds}) |"
+        )
     return "\n".join(out)
 
 

@@ -1,7 +1,7 @@
 """Network speed: forward and forward+backward of each Q-network on one batch.
 
-Times the baseline MLP (`nets/mlp.py`, hidden 128-128), `EnhancedDQN` (defaults: d_model 64,
-4 heads, 2-layer LSTM 64) and `EnsembleTrader` (weighted, four specialists at d_model 32) on
+Times the baseline MLP (`nets/mlp.py`, hidden 128-128), `EnhancedDQN` and `EnsembleTrader`
+(weighted), each at the sizes training builds from the default `AgentConfig`, on
 random windows ``[B, W, F]`` plus a 1-d agent state. Forward runs in eval mode under
 ``no_grad``; forward+backward runs in train mode with an MSE loss on Q plus a squared loss on
 the regime logits, gradients cleared each iteration (no optimizer step). Reports the median
@@ -30,20 +30,15 @@ from torch import nn
 
 from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
 from _timing import call_times  # noqa: E402
-from regime_trader.nets.enhanced_dqn import EnhancedDQN
-from regime_trader.nets.ensemble import EnsembleTrader
-from regime_trader.nets.mlp import MLPQNet
+from regime_trader.config import AgentConfig
+from regime_trader.nets import build_net
 
 MARK = "<!-- bench/nets.py -->"
 
 
 def build(name: str, window: int, n_features: int) -> nn.Module:
-    """One of the benchmarked networks with its default sizes."""
-    if name == "mlp":
-        return MLPQNet(window, n_features, 1, (128, 128))
-    if name == "enhanced":
-        return EnhancedDQN(window, n_features)
-    return EnsembleTrader(window, n_features, mode="weighted")
+    """One of the benchmarked networks with the sizes training builds (`AgentConfig`)."""
+    return build_net(AgentConfig(net=name), window, n_features)  # type: ignore[arg-type]
 
 
 def device_name(device: torch.device) -> str:

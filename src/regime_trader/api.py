@@ -34,6 +34,7 @@ from regime_trader.training import TrainResult, prepare, train
 from regime_trader.training.checkpoint import load_run
 from regime_trader.training.prepare import split_summary
 from regime_trader.utils.device import resolve_device
+from regime_trader.utils.threads import compute_threads
 
 
 def load_config(
@@ -104,8 +105,9 @@ def backtest_run(
     dev = resolve_device(device)
     cfg, net, scaler = load_policy(run_dir, dev)
     cfg = cfg.override(data={"source": source, "start": None, "end": None})
-    data = prepare(cfg, scaler=scaler, split=False, device=dev)  # type: ignore[arg-type]
-    ev = _evaluate_dates(net, data.market, cfg, start, end)
+    with compute_threads(cfg.train.threads):  # the run's thread limit (torch and BLAS)
+        data = prepare(cfg, scaler=scaler, split=False, device=dev)  # type: ignore[arg-type]
+        ev = _evaluate_dates(net, data.market, cfg, start, end)
     span = f"{ev.close.index[0].date()} to {ev.close.index[-1].date()}"
     write_outputs(
         ev,
@@ -132,10 +134,6 @@ def _evaluate_dates(
             f"(data covers {market.index[0].date()} to {market.index[-1].date()})"
         ) from None
     return evaluate_period(net, market, first, last, cfg)
-
-
-#: Env steps of the enhanced network in the demo (it trains ~15x slower per step on a CPU).
-ENHANCED_DEMO_STEPS = {"tiny": 3_000, "small": 30_000, "full": 600_000}
 
 
 @dataclass(frozen=True)
@@ -182,7 +180,9 @@ def demo_run(
     the data (the last fills), as ``split.json`` and the report say.
 
     Trains the baseline MLP into ``runs/<id>/`` and (unless ``enhanced=False``) the
-    EnhancedDQN into ``runs/<id>/enhanced/``, each with its own metrics and report.
+    EnhancedDQN into ``runs/<id>/enhanced/``, each with its own metrics and report. Both get
+    the same config but ``agent.net``: the same env-step budget, seed, envs, batch and
+    gradient steps per env step (like for like).
     ``sets`` (``section.field=value``) change the demo's config after the budget and seed.
     """
     started = time.perf_counter()
@@ -194,15 +194,6 @@ def demo_run(
     result, ev = _train_and_test(cfg, run_dir, data, dev, progress)
     extra = None
     if enhanced:
-        steps = ENHANCED_DEMO_STEPS[budget]
-        ecfg = cfg.override(
-            agent={
-                "net": "enhanced",
-                "d_model": 32,
-                "heads": 2,
-                "learning_starts": min(2000, steps // 3),
-            },
-            train={"total_steps": steps, "eval_every": max(steps // 6, 500)},
-        )
+        ecfg = cfg.override(agent={"net": "enhanced"})
         extra = _train_and_test(ecfg, run_dir / "enhanced", data, dev, progress)
     return DemoResult(run_dir, result, ev, time.perf_counter() - started, extra)

@@ -153,11 +153,11 @@ class AgentConfig(_Frozen):
         "mlp",
         description="Q-network: baseline MLP, EnhancedDQN or EnsembleTrader (docs/architecture.md).",
     )
-    d_model: int = Field(64, ge=4, description="EnhancedDQN width (embedding, pathways, LSTM).")
-    heads: int = Field(4, ge=1, description="EnhancedDQN attention heads (must divide d_model).")
+    d_model: int = Field(32, ge=4, description="EnhancedDQN width (embedding, pathways, LSTM).")
+    heads: int = Field(2, ge=1, description="EnhancedDQN attention heads (must divide d_model).")
     lstm_layers: int = Field(1, ge=1, description="EnhancedDQN stacked LSTM layers.")
     lstm_steps: int = Field(
-        8,
+        4,
         ge=1,
         description="EnhancedDQN: the last bars of the window that go past attention into the "
         "pathways and the LSTM (each has attended to the whole window; docs/architecture.md).",
@@ -180,9 +180,9 @@ class AgentConfig(_Frozen):
     adam_eps: float = Field(1e-8, gt=0, description="Adam's epsilon.")
     gamma: float = Field(0.99, gt=0, le=1, description="Discount factor.")
     tau: float = Field(0.005, gt=0, le=1, description="Soft target update rate per gradient step.")
-    batch_size: int = Field(64, ge=1, description="Transitions per gradient step.")
+    batch_size: int = Field(128, ge=1, description="Transitions per gradient step.")
     train_freq: int = Field(
-        4, ge=1, description="Env steps per gradient step (replay ratio = batch/train_freq)."
+        16, ge=1, description="Env steps per gradient step (replay ratio = batch/train_freq)."
     )
     buffer_size: int = Field(200_000, ge=1000, description="Replay capacity in transitions.")
     learning_starts: int = Field(
@@ -297,7 +297,7 @@ class TrackingConfig(_Frozen):
     experiment: str = Field("regime-trader", description="MLflow experiment name.")
 
 
-BUDGET_STEPS: dict[str, int] = {"tiny": 20_000, "small": 300_000, "full": 3_000_000}
+BUDGET_STEPS: dict[str, int] = {"tiny": 20_000, "small": 150_000, "full": 3_000_000}
 
 
 class TrainConfig(_Frozen):

@@ -47,7 +47,9 @@ class Reference(nn.Module):
         for i in range(layers):
             for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
                 src = getattr(c.lstm, name)[i][0]
-                getattr(self.lstm, f"{name.replace('w_', 'weight_').replace('b_', 'bias_')}_l{i}").data.copy_(src)
+                getattr(
+                    self.lstm, f"{name.replace('w_', 'weight_').replace('b_', 'bias_')}_l{i}"
+                ).data.copy_(src)
         wh, bh = c.head_in.weight[0], c.head_in.bias[0, 0]
         self.value = nn.Sequential(_linear(wh[:, :HH], bh[:HH]), nn.ReLU(),
                                    _linear(c.value_out.weight[0], c.value_out.bias[0, 0]))  # fmt: skip
@@ -101,7 +103,10 @@ def test_fused_net_equals_plain_modules(causal: bool, layers: int, steps: int) -
         net.core.lstm.w_hh[0].grad[0], ref.lstm.weight_hh_l0.grad, rtol=1e-4, atol=1e-6
     )
     torch.testing.assert_close(
-        net.core.path_w.grad[0, 2], ref.pathways.pathways[2][2].weight.grad.t(), rtol=1e-4, atol=1e-6
+        net.core.path_w.grad[0, 2],
+        ref.pathways.pathways[2][2].weight.grad.t(),
+        rtol=1e-4,
+        atol=1e-6,
     )
 
 
@@ -116,5 +121,7 @@ def test_grouped_specialists_equal_separate_networks(layers: int) -> None:
     qs = ens.specialist_q(window, state)  # [B, K, A]
     for k in range(4):
         single = EnhancedDQN(W, F_, S, **sizes)
-        single.core.load_state_dict({n: p[k : k + 1] for n, p in ens.specialists.state_dict().items()})
+        single.core.load_state_dict(
+            {n: p[k : k + 1] for n, p in ens.specialists.state_dict().items()}
+        )
         torch.testing.assert_close(qs[:, k], single(window, state)[0], rtol=1e-5, atol=1e-6)

@@ -179,7 +179,6 @@ def backtest(
 ) -> None:
     """Backtest a trained agent against buy-and-hold and an SMA crossover."""
     from regime_trader import api
-
     from regime_trader.data.split_report import load_split
     from regime_trader.evaluation.evaluate import in_sample_note
     from regime_trader.evaluation.report import period_lines

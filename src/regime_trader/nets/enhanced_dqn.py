@@ -83,9 +83,17 @@ class EnhancedCore(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if n_regimes < 1 or lstm_steps < 1:
-            raise ValueError(f"need n_regimes >= 1 and lstm_steps >= 1, got {n_regimes}, {lstm_steps}")
+            raise ValueError(
+                f"need n_regimes >= 1 and lstm_steps >= 1, got {n_regimes}, {lstm_steps}"
+            )
         g, d, k, hp = groups, d_model, n_regimes, pathway_hidden
-        self.groups, self.window, self.heads, self.causal, self.dropout = g, window, heads, causal, dropout
+        self.groups, self.window, self.heads, self.causal, self.dropout = (
+            g,
+            window,
+            heads,
+            causal,
+            dropout,
+        )
         self.steps = min(lstm_steps, window)
         self.n_regimes, self.head_hidden = k, head_hidden
         self.embed = GroupedLinear(g, n_features, d)
@@ -204,7 +212,7 @@ class EnhancedDQN(nn.Module):
         n_regimes: int = 4,
         pathway_hidden: int | None = None,
         head_hidden: int = 32,
-        lstm_steps: int = 8,
+        lstm_steps: int = 4,
         causal: bool = False,
         dropout: float = 0.0,
     ) -> None:
@@ -267,6 +275,4 @@ def check_inputs(
     if window.dim() != 3 or tuple(window.shape[1:]) != (w, n_features):
         raise ValueError(f"window must be [B, {w}, {n_features}], got {list(window.shape)}")
     if state.dim() != 2 or state.shape != (window.shape[0], state_dim):
-        raise ValueError(
-            f"state must be [{window.shape[0]}, {state_dim}], got {list(state.shape)}"
-        )
+        raise ValueError(f"state must be [{window.shape[0]}, {state_dim}], got {list(state.shape)}")

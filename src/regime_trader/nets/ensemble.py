@@ -20,11 +20,11 @@ MODES: tuple[str, ...] = get_args(Mode)
 
 # Specialists are four full networks; small defaults keep the ensemble near one EnhancedDQN.
 _SPECIALIST_DEFAULTS: dict[str, Any] = {
-    "d_model": 32,
+    "d_model": 16,
     "heads": 2,
-    "lstm_hidden": 32,
+    "lstm_hidden": 16,
     "lstm_layers": 1,
-    "lstm_steps": 8,
+    "lstm_steps": 4,
     "head_hidden": 32,
     "causal": False,
     "dropout": 0.0,
@@ -62,7 +62,7 @@ class EnsembleTrader(nn.Module):
         n_actions: A.
         gate_hidden: hidden sizes of the gate MLP.
         **enhanced_kwargs: `EnhancedDQN` sizes shared by every specialist (defaults
-            ``d_model=32, heads=2, lstm_hidden=32, lstm_layers=1, lstm_steps=8``).
+            ``d_model=16, heads=2, lstm_hidden=16, lstm_layers=1, lstm_steps=4``).
 
     Raises:
         ValueError: on an unknown mode.

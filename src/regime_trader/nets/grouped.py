@@ -85,9 +85,7 @@ class GroupedLSTM(nn.Module):
         bound = 1.0 / math.sqrt(hidden)
         widths = [d_in] + [hidden] * (layers - 1)
         self.w_ih = nn.ParameterList(_uniform((groups, 4 * hidden, w), bound) for w in widths)
-        self.w_hh = nn.ParameterList(
-            _uniform((groups, 4 * hidden, hidden), bound) for _ in widths
-        )
+        self.w_hh = nn.ParameterList(_uniform((groups, 4 * hidden, hidden), bound) for _ in widths)
         self.b_ih = nn.ParameterList(_uniform((groups, 4 * hidden), bound) for _ in widths)
         self.b_hh = nn.ParameterList(_uniform((groups, 4 * hidden), bound) for _ in widths)
 
@@ -102,10 +100,14 @@ class GroupedLSTM(nn.Module):
     def _single(self, x: torch.Tensor) -> torch.Tensor:
         """One group: torch's LSTM kernel on ``[B, T, I]``."""
         params = [
-            p[0] for layer in zip(self.w_ih, self.w_hh, self.b_ih, self.b_hh) for p in layer
+            p[0]
+            for layer in zip(self.w_ih, self.w_hh, self.b_ih, self.b_hh, strict=True)
+            for p in layer
         ]
         h0 = x.new_zeros(self.layers, x.shape[0], self.hidden)
-        out, _, _ = torch.lstm(x, (h0, h0), params, True, self.layers, 0.0, self.training, False, True)
+        out, _, _ = torch.lstm(
+            x, (h0, h0), params, True, self.layers, 0.0, self.training, False, True
+        )
         return out[:, -1]
 
     def _grouped_layer(self, x: torch.Tensor, layer: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-REGIME_NAMES: tuple[str, ...] = ("uptrend", "downtrend", "plateau", "oscillating")
+from regime_trader.regimes.rules import REGIME_NAMES  # noqa: E402, F401 (re-exported)
 
 
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:

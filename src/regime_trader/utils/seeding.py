@@ -1,18 +1,10 @@
-"""One seeding path. Library code takes generators; only entry points call `seed_everything`."""
+"""One seeding path: library code takes generators derived from one seed (global RNGs are
+seeded only inside `utils.threads.seeded`, which restores them)."""
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import torch
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy's legacy global RNG and torch (CPU and CUDA) for third-party code."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 - third-party code may use the legacy RNG
-    torch.manual_seed(seed)
 
 
 def make_generators(seed: int, device: torch.device) -> tuple[np.random.Generator, torch.Generator]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from regime_trader.cli import run
 
@@ -242,3 +243,8 @@ def test_demo_tiny_end_to_end(tmp_path: Path, capsys) -> None:
         assert set(m) == METRIC_KEYS
     out = capsys.readouterr().out
     assert "run folder" in out
+    # equal work: the enhanced agent ran the baseline's config but the network
+    base = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    enh = yaml.safe_load((run_dir / "enhanced" / "config.yaml").read_text(encoding="utf-8"))
+    assert enh["agent"].pop("net") == "enhanced" and base["agent"].pop("net") == "mlp"
+    assert enh == base

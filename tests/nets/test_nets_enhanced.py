@@ -9,7 +9,13 @@ import torch
 
 from regime_trader.nets.enhanced_dqn import EnhancedDQN
 
-SMALL: dict[str, Any] = {"d_model": 8, "heads": 2, "lstm_hidden": 8, "head_hidden": 8, "lstm_steps": 6}
+SMALL: dict[str, Any] = {
+    "d_model": 8,
+    "heads": 2,
+    "lstm_hidden": 8,
+    "head_hidden": 8,
+    "lstm_steps": 6,
+}
 
 
 def _net(**kw: object) -> EnhancedDQN:

@@ -7,7 +7,8 @@ target updates and exploration schedule. Reports env-steps/s, wall time and the 
 validation Sharpe of each, and each net's speed relative to the MLP measured in this run.
 
     python bench/agents.py [--steps 300000] [--seeds 0] [--nets mlp enhanced ensemble]
-                           [--batch-size 128] [--train-freq 16] [--threads 1] [--write]
+                           [--batch-size 128] [--train-freq 16] [--lstm-steps 4]
+                           [--threads 1] [--write]
 
 ``--write`` replaces this benchmark's section of docs/benchmarks.md.
 """
@@ -33,7 +34,8 @@ def bench_config(args: argparse.Namespace, net: str, seed: int) -> Config:
     """One config for every net: only ``agent.net`` differs."""
     return Config().override(
         data={"source": "spx", **dataset_split("spx")},
-        agent={"net": net, "batch_size": args.batch_size, "train_freq": args.train_freq},
+        agent={"net": net, "batch_size": args.batch_size, "train_freq": args.train_freq,
+               "lstm_steps": args.lstm_steps},  # fmt: skip
         train={
             "total_steps": args.steps,
             "eval_every": max(args.steps // 10, 1000),
@@ -86,6 +88,7 @@ def main() -> None:
     ap.add_argument("--nets", nargs="+", default=["mlp", "enhanced", "ensemble"])
     ap.add_argument("--batch-size", type=int, default=Config().agent.batch_size)
     ap.add_argument("--train-freq", type=int, default=Config().agent.train_freq)
+    ap.add_argument("--lstm-steps", type=int, default=Config().agent.lstm_steps)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = ap.parse_args()
@@ -96,7 +99,8 @@ def main() -> None:
         cmd = (
             f"python bench/agents.py --steps {args.steps} --seeds {' '.join(map(str, args.seeds))} "
             f"--nets {' '.join(args.nets)} --batch-size {args.batch_size} "
-            f"--train-freq {args.train_freq} --threads {args.threads} --write"
+            f"--train-freq {args.train_freq} --lstm-steps {args.lstm_steps} "
+            f"--threads {args.threads} --write"
         )
         ratio = args.batch_size / args.train_freq
         section = (
@@ -105,7 +109,7 @@ def main() -> None:
             f"{args.steps:,} env steps, {Config().train.n_envs} envs, batch {args.batch_size}, one "
             f"gradient step per {args.train_freq} env steps (replay ratio {ratio:g} samples per "
             f"env step), Polyak tau {a.tau} per gradient step, seeds {args.seeds}. EnhancedDQN "
-            f"d_model {a.d_model}, {a.lstm_layers} LSTM layer(s) over the last {a.lstm_steps} bars. "
+            f"d_model {a.d_model}, {a.lstm_layers} LSTM layer(s) over the last {args.lstm_steps} bars. "
             f"CPU ({platform.machine()}), {args.threads} thread(s), torch {torch.__version__}.\n\n"
             f"Command: `{cmd}`\n\n{text}\n{MARK}\n"
         )

@@ -14,23 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _causality import perturb_after
-from regime_trader.config import FeatureConfig
+from _features import SMALL_FEATURES
 from regime_trader.features.timeframes import multi_timeframe_features
 
 N_BARS = 3000
 TIMEFRAMES = "5min,15min,30min,60min,240min"
-SMALL = FeatureConfig(
-    adx_period=3,
-    slope_period=3,
-    persistence_window=3,
-    rsi_period=3,
-    stoch_k=3,
-    stoch_slow=2,
-    stoch_d=2,
-    bb_period=3,
-    return_lags=(1, 2),
-    vol_window=3,
-)
+SMALL = SMALL_FEATURES
 
 
 def make_minutes(seed: int, n: int = N_BARS) -> pd.DataFrame:

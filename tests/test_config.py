@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from regime_trader.config import Config, config_markdown
+from regime_trader.config import Config
+from regime_trader.config_docs import config_markdown
 from regime_trader.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _causality import perturb_after
+from _features import SMALL_FEATURES
 from regime_trader.config import Config, FeatureConfig
 from regime_trader.errors import ConfigError, DataError
 from regime_trader.features import build_features, feature_lookback, feature_names
@@ -16,19 +17,7 @@ from regime_trader.features.timeframes import multi_timeframe_features, timefram
 from regime_trader.training import prepare
 
 N_BARS = 700
-SMALL = FeatureConfig(
-    adx_period=3,
-    slope_period=3,
-    persistence_window=3,
-    rsi_period=3,
-    stoch_k=3,
-    stoch_slow=2,
-    stoch_d=2,
-    bb_period=3,
-    return_lags=(1, 2),
-    vol_window=3,
-    timeframes=("W", "ME"),
-)
+SMALL = FeatureConfig(**{**SMALL_FEATURES.model_dump(), "timeframes": ("W", "ME")})
 
 
 def business_days(seed: int, n: int = N_BARS) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import talib
 
+from _features import SMALL_FEATURES
 from regime_trader.config import FeatureConfig
 from regime_trader.data import load_ohlcv
 from regime_trader.errors import ConfigError, DataError
@@ -140,18 +141,7 @@ def test_series_bars_and_errors(ohlcv_factory) -> None:
         FeaturePipeline(history=5)
 
 
-SMALL = FeatureConfig(
-    adx_period=3,
-    slope_period=3,
-    persistence_window=3,
-    rsi_period=3,
-    stoch_k=3,
-    stoch_slow=2,
-    stoch_d=2,
-    bb_period=3,
-    return_lags=(1, 2),
-    vol_window=3,
-)
+SMALL = SMALL_FEATURES
 
 
 def minutes_with_gaps(n: int, seed: int) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 R = TypeVar("R")
 
@@ -50,11 +50,6 @@ def compute_threads(n: int) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
-
-
-def blas_threads() -> dict[str, int]:
-    """Threads of every native thread pool loaded now, by library (``openblas``, ...)."""
-    return {f"{p['internal_api']}:{p['prefix']}": p["num_threads"] for p in threadpool_info()}
 
 
 @contextmanager

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import sys
 
+from regime_trader.cli import evaluation_cmds as _evaluation  # noqa: F401 - evaluate, walkforward
+from regime_trader.cli import production as _production  # noqa: F401 - package, registry, abtest
+from regime_trader.cli import serving as _serving  # noqa: F401 - serve, monitor, paper
 from regime_trader.cli import training as _training  # noqa: F401 - registers train, tune, demo
 from regime_trader.cli.app import app
 from regime_trader.cli.base import run_app

@@ -20,6 +20,12 @@ from regime_trader.agents.dqn import split_output
 from regime_trader.config import EnvConfig
 from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
+from regime_trader.evaluation.decisions import (
+    DecisionRule,
+    position_sizes,
+    regime_probabilities,
+    rule_actions,
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ def score_all_positions(
     chunk: int = 8192,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Q-values for every decision bar and every possible position, ``[T, P, A]``, and the
-    regime detector's choice per bar ``[T]`` (taken while flat; None without a detector)."""
+    regime detector's logits per bar ``[T, K]`` (taken while flat; None without a detector)."""
     qs, regimes = [], []
     dev = market.device
     pos = torch.tensor(positions, dtype=torch.float32, device=dev)
@@ -107,32 +113,84 @@ def score_all_positions(
         q, logits = split_output(net(win, pos.repeat(len(tt)).unsqueeze(-1)))
         qs.append(q.float().reshape(len(tt), n_pos, -1).cpu().numpy())
         if logits is not None:
-            regimes.append(logits.reshape(len(tt), n_pos, -1)[:, flat].argmax(dim=1).cpu().numpy())
+            regimes.append(logits.float().reshape(len(tt), n_pos, -1)[:, flat].cpu().numpy())
     return np.concatenate(qs), (np.concatenate(regimes) if regimes else None)
 
 
-def greedy_backtest(
-    net: nn.Module, market: MarketData, first: int, last: int, cfg: EnvConfig
-) -> BacktestResult:
-    """Run the greedy policy of ``net`` over decision bars ``first..last`` (start flat)."""
+@dataclass(frozen=True)
+class DecisionPath:
+    """The walk of a policy over decision bars: step i is the decision at bar ``t[i]``."""
+
+    actions: np.ndarray  # [T] action taken
+    sides: np.ndarray  # [T] side held after the fill (-1, 0, 1): the net's position input
+    positions: np.ndarray  # [T] notional held (side times size; equals sides with full sizing)
+    q: np.ndarray  # [T, A] Q-values at the state the policy was in
+    probs: np.ndarray  # [T, K] regime probabilities used by the rule
+    regime_logits: np.ndarray | None  # [T, K] detector logits (nets with a detector)
+
+
+def walk_policy(
+    q_all: np.ndarray,
+    probs: np.ndarray,
+    allow_short: bool,
+    rule: DecisionRule | None = None,
+    start_side: float = 0.0,
+    regime_logits: np.ndarray | None = None,
+) -> DecisionPath:
+    """Apply ``rule`` to Q-values of every state ``[T, P, A]`` and walk the path from
+    ``start_side`` (a prefix scan: no Python loop over bars)."""
+    rule = rule or DecisionRule()
+    states = spec.positions_for(allow_short)
+    pos_values = np.asarray(states)
+    acts = rule_actions(q_all, probs[:, None, :], rule)  # [T, P]
+    targets = spec.target_position(pos_values[None, :], acts, allow_short)
+    table = np.searchsorted(pos_values, targets).astype(np.int64)  # next state index
+    before = compose_walk(table, states.index(float(start_side)))
+    rows = np.arange(len(q_all))
+    sides = pos_values[table[rows, before]]
+    after = table[rows, before]
+    q_held = q_all[rows, after]  # conviction at the side now held
+    positions = position_sizes(q_held, probs, sides, rule)
+    return DecisionPath(acts[rows, before], sides, positions, q_all[rows, before], probs, regime_logits)
+
+
+def policy_path(
+    net: nn.Module,
+    market: MarketData,
+    first: int,
+    last: int,
+    cfg: EnvConfig,
+    rule: DecisionRule | None = None,
+) -> DecisionPath:
+    """The decisions of ``net`` (with ``rule``) over bars ``first..last``, starting flat.
+
+    Needs no future bars: the last decision may be the series' last bar (live use)."""
     was_training = net.training
     net.eval()
     try:
         t = np.arange(first, last + 1)
-        states = spec.positions_for(cfg.allow_short)
-        q, regime_pred = score_all_positions(net, market, t, cfg.window, states)
-        greedy = q.argmax(axis=2)  # [T, P]
-        pos_values = np.asarray(states)
-        targets = spec.target_position(pos_values[None, :], greedy, cfg.allow_short)
-        table = np.searchsorted(pos_values, targets).astype(np.int64)  # next state index
-        before = compose_walk(table, states.index(0.0))
-        rows = np.arange(len(t))
-        actions = greedy[rows, before]
-        positions = pos_values[table[rows, before]]
-        res = simulate(market, positions, first, last, cfg.cost_bps, actions)
-        return dataclasses.replace(res, regime_pred=regime_pred)
+        q_all, logits = score_all_positions(
+            net, market, t, cfg.window, spec.positions_for(cfg.allow_short)
+        )
+        probs = regime_probabilities(logits, market.regimes.cpu().numpy()[t])
+        return walk_policy(q_all, probs, cfg.allow_short, rule, regime_logits=logits)
     finally:
         net.train(was_training)
+
+
+def greedy_backtest(
+    net: nn.Module,
+    market: MarketData,
+    first: int,
+    last: int,
+    cfg: EnvConfig,
+    rule: DecisionRule | None = None,
+) -> BacktestResult:
+    """Backtest ``net`` (greedy, or calibrated by ``rule``) over bars ``first..last``, flat start."""
+    path = policy_path(net, market, first, last, cfg, rule)
+    res = simulate(market, path.positions, first, last, cfg.cost_bps, path.actions)
+    pred = None if path.regime_logits is None else path.regime_logits.argmax(axis=1)
+    return dataclasses.replace(res, regime_pred=pred)
 
 
 def regime_accuracy(result: BacktestResult, market: MarketData) -> float | None:

@@ -197,3 +197,42 @@ def demo_run(
         ecfg = cfg.override(agent={"net": "enhanced"})
         extra = _train_and_test(ecfg, run_dir / "enhanced", data, dev, progress)
     return DemoResult(run_dir, result, ev, time.perf_counter() - started, extra)
+
+
+def calibrate_run(run_dir: str | Path, *, device: str = "cpu", min_gain: float = 0.05):
+    """Fit the run's decision rule on its own validation bars; write ``calibration.json``.
+
+    The rule (uptrend boost, adaptive thresholds, sizing; `evaluation.decisions`) is searched
+    on validation only and kept when it beats the greedy policy there by ``min_gain``
+    (annualised Sharpe), else the identity rule is saved (``kept: false``).
+    """
+    from regime_trader.evaluation.calibrate import (
+        Calibration,
+        fit_rule,
+        save_calibration,
+        weights_digest,
+    )
+
+    run_dir = Path(run_dir)
+    dev = resolve_device(device)
+    cfg, net, scaler = load_policy(run_dir, dev)
+    with compute_threads(cfg.train.threads):
+        data = prepare(cfg, scaler=scaler, device=dev)  # type: ignore[arg-type]
+        val = data.split.val
+        first, last = decision_bounds(data.market, cfg, val.start, val.stop)
+        rule, greedy, chosen, trials, scale = fit_rule(
+            net, data.market, first, last, cfg, min_gain=min_gain
+        )
+    idx = data.market.index
+    cal = Calibration(
+        rule,
+        greedy,
+        chosen,
+        trials,
+        kept=not rule.is_identity,
+        scale=scale,
+        weights_sha256=weights_digest(run_dir),
+        period={"start": str(idx[first]), "end": str(idx[last])},
+    )
+    save_calibration(run_dir, cal)
+    return cal

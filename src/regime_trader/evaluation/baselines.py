@@ -1,4 +1,6 @@
-"""Baseline strategies through the same accounting as the agent: buy-and-hold, SMA crossover."""
+"""Baseline strategies through the same accounting as the agent: buy-and-hold, SMA crossover,
+random, and the perfect-foresight oracle (an upper bound; only the first two are in
+`BASELINES`, which every per-run report shows)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,22 @@ def sma_crossover(
     slow_ma = talib.SMA(close, timeperiod=slow)
     signal = np.nan_to_num(fast_ma, nan=0.0) > np.nan_to_num(slow_ma, nan=np.inf)
     return signal[first : last + 1].astype(np.float64)
+
+
+def random_positions(
+    market: MarketData, first: int, last: int, rng: np.random.Generator, p_trade: float = 0.05
+) -> np.ndarray:
+    """A random long/flat policy: at each decision, with probability ``p_trade`` switch side
+    (so it trades about as often as the agents, not every bar)."""
+    flips = rng.random(last - first + 1) < p_trade
+    return (np.cumsum(flips) % 2).astype(np.float64)
+
+
+def oracle(market: MarketData, first: int, last: int) -> np.ndarray:
+    """Perfect foresight (an upper bound, not a strategy): long exactly when the step ahead
+    gains, i.e. ``growth[t] > 1``. It reads the future by construction."""
+    growth = market.growth.cpu().numpy()[first : last + 1]
+    return (growth > 1.0).astype(np.float64)
 
 
 BASELINES = {"buy_and_hold": buy_and_hold, "sma_crossover": sma_crossover}

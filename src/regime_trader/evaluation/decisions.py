@@ -34,6 +34,7 @@ from regime_trader.regimes import REGIME_NAMES
 
 N_REGIMES = len(REGIME_NAMES)
 UPTREND = REGIME_NAMES.index("uptrend")
+DOWNTREND = REGIME_NAMES.index("downtrend")
 SIZINGS = ("full", "confidence")
 
 

@@ -84,3 +84,17 @@ def read_results(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = check_columns(pd.read_parquet(paths[0]), RESULT_COLUMNS, str(paths[0]))
     rets = check_columns(pd.read_parquet(paths[1]), RETURN_COLUMNS, str(paths[1]))
     return rows, rets
+
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Means over seeds and windows per (kind, series, policy): Sharpe, return, max drawdown
+    and trades of the whole period, uptrend capture and downtrend avoidance."""
+    whole = rows[rows["regime"] == "all"]
+    keys = ["kind", "series", "policy"]
+    out = whole.groupby(keys, sort=False)[
+        ["sharpe", "total_return", "max_drawdown", "num_trades"]
+    ].mean()
+    out["runs"] = whole.groupby(keys, sort=False).size()
+    up = rows[rows["regime"] == "uptrend"].groupby(keys, sort=False)["capture"].mean()
+    down = rows[rows["regime"] == "downtrend"].groupby(keys, sort=False)["avoidance"].mean()
+    return out.join(up).join(down).reset_index()

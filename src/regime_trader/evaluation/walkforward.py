@@ -1,0 +1,219 @@
+"""`regime-trader walkforward`: rolling-origin train / validate / embargo / test over series.
+
+Each job is one (series, window, seed). It trains the **original** agent (the plan's MLP
+double DQN: P&L reward, uniform replay, no curriculum) and the **regime-aware** agent
+(`REGIME_AWARE`: EnhancedDQN, regime reward, regime replay, curriculum) from one config, so
+both get the same budget, seed, bars, envs and update schedule; fits the regime-aware run's
+decision rule on its validation bars (**calibrated**); then scores all three and the
+baselines on the window's test bars. Nothing looks at test bars before that last step.
+
+Windows (rows of the series): window ``w`` of ``W`` tests on the ``test_bars`` rows ending
+``(W - 1 - w) * test_bars`` rows before the end; before them come ``val_bars`` validation
+rows and ``train_bars`` training rows (rolling, fixed length). The split puts an embargo of
+``env.window`` rows after train and after validation (inside those blocks).
+
+Jobs run in local processes (``backend="local"``, ``workers`` at a time, one thread each)
+or as Ray tasks (``backend="ray"``, ``address`` for a cluster). A job writes its rows into
+``jobs/<series>-w<w>-s<seed>/rows.parquet`` atomically, so a re-run skips finished jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from regime_trader.config import Config
+from regime_trader.errors import ConfigError, DataError
+from regime_trader.evaluation.results import write_results
+from regime_trader.utils.io import atomic_write, atomic_write_json
+
+REGIME_AWARE: dict[str, dict[str, Any]] = {
+    "agent": {"net": "enhanced"},
+    "reward": {"kind": "regime"},
+    "replay": {"kind": "regime"},
+    "curriculum": {"enabled": True},
+}
+ORIGINAL: dict[str, dict[str, Any]] = {
+    "agent": {"net": "mlp"},
+    "reward": {"kind": "pnl"},
+    "replay": {"kind": "uniform"},
+    "curriculum": {"enabled": False},
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """Dates (inclusive) of one rolling-origin window."""
+
+    number: int
+    start: str
+    train_end: str
+    val_end: str
+    end: str
+
+
+@dataclass(frozen=True)
+class Job:
+    series: str
+    window: Window
+    seed: int
+    config: dict  # the base config (Config.to_dict()), budget applied
+    out: str
+
+
+def make_windows(
+    index: pd.DatetimeIndex, n_windows: int, train_bars: int, val_bars: int, test_bars: int
+) -> list[Window]:
+    """The rolling-origin windows of a series (see the module doc).
+
+    Raises:
+        DataError: the series is too short for ``n_windows`` windows.
+    """
+    need = train_bars + val_bars + n_windows * test_bars
+    if min(n_windows, train_bars, val_bars, test_bars) < 1:
+        raise ConfigError("walkforward: windows, train, val and test bars must be >= 1")
+    if len(index) < need:
+        raise DataError(
+            f"{len(index)} bars are too few for {n_windows} walk-forward window(s) of "
+            f"{train_bars} train + {val_bars} validation + {test_bars} test bars (need {need}); "
+            "use fewer --windows or smaller --train-bars/--test-bars"
+        )
+    out = []
+    for w in range(n_windows):
+        te_end = len(index) - (n_windows - 1 - w) * test_bars
+        va_end = te_end - test_bars
+        tr_end = va_end - val_bars
+        start = tr_end - train_bars
+        d = [index[i].isoformat() for i in (start, tr_end - 1, va_end - 1, te_end - 1)]
+        out.append(Window(w, *d))
+    return out
+
+
+def job_config(base: Config, job: Job, preset: dict[str, dict[str, Any]]) -> Config:
+    """The config one agent of a job trains with: base, window dates, seed, preset."""
+    w = job.window
+    cfg = base.override(
+        data={"source": job.series, "start": w.start, "end": w.end}
+        | {"train_end": w.train_end, "val_end": w.val_end},
+        train={"seed": job.seed, "threads": 1},
+    )
+    return cfg.override(**preset)
+
+
+def test_span(index: pd.DatetimeIndex, window: Window, embargo: int) -> tuple:
+    """First and last test timestamps: ``embargo`` bars after the last validation bar (so no
+    observation window reaches into validation) to the window's end."""
+    v = int(index.searchsorted(pd.Timestamp(window.val_end)))
+    return index[min(v + 1 + embargo, len(index) - 1)], pd.Timestamp(window.end)
+
+
+def _job_dir(job: Job) -> Path:
+    name = Path(job.series).name.split(".")[0]
+    return Path(job.out) / "jobs" / f"{name}-w{job.window.number}-s{job.seed}"
+
+
+def run_job(job: Job) -> str:
+    """Train, calibrate and test one job; returns the folder holding its rows."""
+    from regime_trader.api import calibrate_run
+    from regime_trader.data import load_ohlcv
+    from regime_trader.evaluation.suite import evaluate_part, load_policies
+    from regime_trader.training import train
+    from regime_trader.utils.device import resolve_device
+
+    folder = _job_dir(job)
+    if (folder / "rows.parquet").is_file():
+        return str(folder)
+    base = Config.from_dict(job.config)
+    for name, preset in (("original", ORIGINAL), ("regime_aware", REGIME_AWARE)):
+        train(job_config(base, job, preset), folder / name, progress=False, force=True)
+    calibrate_run(folder / "regime_aware")
+    dev = resolve_device("cpu")
+    pols = load_policies(
+        [f"original={folder / 'original'}", f"regime_aware={folder / 'regime_aware'}"], dev
+    )
+    pols = [p if not p.name.endswith("+cal") else _renamed(p, "calibrated") for p in pols]
+    frame = load_ohlcv(job.series)
+    span = test_span(pd.DatetimeIndex(frame.index), job.window, base.env.window)
+    rows, rets = evaluate_part(
+        pols,
+        frame,
+        series=job.series,
+        kind="real",
+        seed=job.seed,
+        window=job.window.number,
+        span=span,
+    )
+    atomic_write(folder / "returns.parquet", lambda p: pd.concat(rets).to_parquet(p, index=False))
+    atomic_write(folder / "rows.parquet", lambda p: pd.DataFrame(rows).to_parquet(p, index=False))
+    return str(folder)
+
+
+def _renamed(policy, name: str):
+    import dataclasses
+
+    return dataclasses.replace(policy, name=name)
+
+
+def run_jobs(jobs: Sequence[Job], *, backend: str, workers: int, address: str | None) -> list[str]:
+    """Run every job (local processes or Ray tasks); their folders, in job order."""
+    if backend == "ray":
+        import ray  # type: ignore[import-untyped]
+
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        task = ray.remote(num_cpus=1)(run_job)
+        return list(ray.get([task.remote(j) for j in jobs]))
+    if backend != "local":
+        raise ConfigError(f"--backend must be 'local' or 'ray', got {backend!r}")
+    if workers <= 1:
+        return [run_job(j) for j in jobs]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(run_job, jobs))
+
+
+def walkforward(
+    sources: Sequence[str],
+    out: str | Path,
+    base: Config,
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    n_windows: int = 2,
+    train_bars: int = 1500,
+    val_bars: int = 250,
+    test_bars: int = 250,
+    backend: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+) -> pd.DataFrame:
+    """Every (series, window, seed) job; writes ``results.parquet``, ``returns.parquet`` and
+    ``walkforward.json`` into ``out`` and returns the rows."""
+    from regime_trader.data import load_ohlcv
+
+    out = Path(out)
+    jobs = []
+    plan: dict[str, list[dict]] = {}
+    for src in sources:
+        index = pd.DatetimeIndex(load_ohlcv(src).index)
+        try:
+            windows = make_windows(index, n_windows, train_bars, val_bars, test_bars)
+        except DataError as exc:
+            raise DataError(f"{src}: {exc}") from None
+        plan[src] = [asdict(w) for w in windows]
+        jobs += [
+            Job(src, w, s, base.model_dump(mode="json"), str(out)) for w in windows for s in seeds
+        ]
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        out / "walkforward.json",
+        {"windows": plan, "seeds": list(seeds), "config": base.model_dump(mode="json")},
+    )
+    folders = run_jobs(jobs, backend=backend, workers=workers, address=address)
+    rows = pd.concat([pd.read_parquet(Path(f) / "rows.parquet") for f in folders])
+    rets = pd.concat([pd.read_parquet(Path(f) / "returns.parquet") for f in folders])
+    write_results(out, rows, rets)
+    return rows

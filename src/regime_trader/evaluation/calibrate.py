@@ -5,8 +5,9 @@ every validation bar for every position once (one batched pass), then each candi
 `DecisionRule` is only a prefix-scan walk and a vectorised accounting (well under a
 millisecond per candidate), so a grid of a few hundred rules costs seconds.
 
-Units: every margin and boost is in units of ``scale``, the standard deviation of the
-validation Q-gap ``q[buy] - q[sell]``, so one grid serves nets whose Q-values differ in size.
+Units: scores are ``q / scale`` where ``scale`` is the standard deviation of the validation
+Q-gap ``q[buy] - q[sell]``, so margins and the boost are in those units and one grid serves
+nets whose Q-values differ in size.
 Selection is on the validation Sharpe only; the rule is kept only when it beats the greedy
 policy there by ``min_gain``, and ``trials`` (the grid size) is saved for the deflated Sharpe.
 The rule is tied to the weights it was fitted on (their sha256): loading it beside other
@@ -48,11 +49,11 @@ CALIBRATION_FILE = "calibration.json"
 WEIGHTS_FILE = "model.safetensors"
 
 GRID: dict[str, tuple[float, ...]] = {
-    "boost": (0.0, 0.5, 1.0, 2.0),  # uptrend buy boost (x scale)
+    "boost": (0.0, 0.5, 1.0, 2.0),  # uptrend buy boost (scale units)
     "threshold": (0.3, 0.6),  # uptrend probability where the boost starts
-    "margin": (0.0, 0.25, 0.5, 1.0),  # base margin over hold to trade (x scale)
-    "sell_up": (0.0, 1.0),  # extra margin to sell in an uptrend (x scale)
-    "buy_down": (0.0, 1.0),  # extra margin to buy in a downtrend (x scale)
+    "margin": (0.0, 0.25, 0.5, 1.0),  # base margin over hold to trade (scale units)
+    "sell_up": (0.0, 1.0),  # extra margin to sell in an uptrend
+    "buy_down": (0.0, 1.0),  # extra margin to buy in a downtrend
 }
 SIZINGS: tuple[str, ...] = ("full", "confidence")
 
@@ -84,25 +85,31 @@ class Calibration:
 
 
 def candidate_rules(scale: float) -> list[DecisionRule]:
-    """Every rule of the grid (the identity first), margins in Q units."""
+    """Every distinct rule of the grid, the greedy (identity) rule first.
+
+    Scores are ``q / scale`` (``temperature = scale``), so margins and the boost are in units
+    of the validation Q-gap's standard deviation. A grid point that acts like the greedy
+    policy (no margin, no boost, full sizing) is the identity rule itself.
+    """
     rules = [DecisionRule()]
-    keys = list(GRID)
     for values in itertools.product(*GRID.values(), SIZINGS):
-        g = dict(zip([*keys, "sizing"], values, strict=True))
+        g = dict(zip([*GRID, "sizing"], values, strict=True))
+        if not any(g[k] for k in GRID if k != "threshold") and g["sizing"] == "full":
+            continue  # the greedy policy
         mod = np.zeros((4, spec.N_ACTIONS))
-        mod[UPTREND, spec.SELL] = g["sell_up"] * scale
-        mod[DOWNTREND, spec.BUY] = g["buy_down"] * scale
-        m = g["margin"] * scale
-        rule = DecisionRule(
-            base=(0.0, m, m),
-            regime_mod=tuple(tuple(r) for r in mod),
-            boost=g["boost"],  # in units of q / temperature
-            threshold=g["threshold"],
-            temperature=scale,
-            sizing=g["sizing"],
+        mod[UPTREND, spec.SELL] = g["sell_up"]
+        mod[DOWNTREND, spec.BUY] = g["buy_down"]
+        rules.append(
+            DecisionRule(
+                base=(0.0, g["margin"], g["margin"]),
+                regime_mod=tuple(tuple(r) for r in mod),
+                boost=g["boost"],
+                threshold=g["threshold"] if g["boost"] else 0.5,  # moot without a boost
+                temperature=scale,
+                sizing=g["sizing"],
+            )
         )
-        rules.append(rule)
-    return list(dict.fromkeys(rules))  # drop duplicates (the threshold is moot without boost)
+    return list(dict.fromkeys(rules))
 
 
 def _sharpe(path: DecisionPath, market: MarketData, first: int, last: int, cost_bps: float):

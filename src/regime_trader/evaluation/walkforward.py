@@ -33,6 +33,7 @@ from regime_trader.errors import ConfigError, DataError
 from regime_trader.evaluation.results import write_results
 from regime_trader.utils.io import atomic_write, atomic_write_json
 
+DONE = ".trained"  # marker: the run folder holds a finished training
 REGIME_AWARE: dict[str, dict[str, Any]] = {
     "agent": {"net": "enhanced"},
     "reward": {"kind": "regime"},
@@ -106,7 +107,7 @@ def job_config(base: Config, job: Job, preset: dict[str, dict[str, Any]]) -> Con
     return cfg.override(**preset)
 
 
-def test_span(index: pd.DatetimeIndex, window: Window, embargo: int) -> tuple:
+def window_test_span(index: pd.DatetimeIndex, window: Window, embargo: int) -> tuple:
     """First and last test timestamps: ``embargo`` bars after the last validation bar (so no
     observation window reaches into validation) to the window's end."""
     v = int(index.searchsorted(pd.Timestamp(window.val_end)))
@@ -131,7 +132,9 @@ def run_job(job: Job) -> str:
         return str(folder)
     base = Config.from_dict(job.config)
     for name, preset in (("original", ORIGINAL), ("regime_aware", REGIME_AWARE)):
-        train(job_config(base, job, preset), folder / name, progress=False, force=True)
+        if not (folder / name / DONE).is_file():  # a re-run re-scores, it does not retrain
+            train(job_config(base, job, preset), folder / name, progress=False, force=True)
+            (folder / name / DONE).touch()
     calibrate_run(folder / "regime_aware")
     dev = resolve_device("cpu")
     pols = load_policies(
@@ -139,7 +142,7 @@ def run_job(job: Job) -> str:
     )
     pols = [p if not p.name.endswith("+cal") else _renamed(p, "calibrated") for p in pols]
     frame = load_ohlcv(job.series)
-    span = test_span(pd.DatetimeIndex(frame.index), job.window, base.env.window)
+    span = window_test_span(pd.DatetimeIndex(frame.index), job.window, base.env.window)
     rows, rets = evaluate_part(
         pols,
         frame,

@@ -1,0 +1,65 @@
+"""Calibration: searched on validation only, tied to the weights it was fitted on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from regime_trader.api import calibrate_run
+from regime_trader.errors import ConfigError
+from regime_trader.evaluation.calibrate import GRID, SIZINGS, candidate_rules, load_rule
+from regime_trader.evaluation.decisions import DecisionRule
+
+
+def test_grid_starts_with_greedy_and_has_no_duplicates() -> None:
+    rules = candidate_rules(0.5)
+    assert rules[0] == DecisionRule()
+    assert len(set(rules)) == len(rules)
+    full = np.prod([len(v) for v in GRID.values()]) * len(SIZINGS)
+    assert len(rules) < full + 1  # the threshold is moot without a boost
+
+
+def test_calibration_is_saved_loaded_and_reproducible(tmp_path, tiny_run) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    a = calibrate_run(run)
+    saved = json.loads((run / "calibration.json").read_text())
+    assert saved["trials"] == a.trials == len(candidate_rules(a.scale))
+    assert saved["val_sharpe"] >= saved["val_sharpe_greedy"]
+    assert load_rule(run) == a.rule
+    b = calibrate_run(run)
+    assert b.to_dict() == a.to_dict()
+
+
+def test_a_rule_that_gains_nothing_is_not_kept(tmp_path, tiny_run) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    cal = calibrate_run(run, min_gain=1e9)
+    assert not cal.kept and cal.rule == DecisionRule()
+
+
+def test_calibration_of_other_weights_is_refused(tmp_path, tiny_run) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    calibrate_run(run)
+    weights = run / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match="fitted on other weights"):
+        load_rule(run)
+
+
+def test_missing_or_broken_calibration(tmp_path, tiny_run) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "calibration.json").unlink(missing_ok=True)
+    assert load_rule(run) == DecisionRule()
+    with pytest.raises(ConfigError, match="regime-trader calibrate"):
+        load_rule(run, required=True)
+    (run / "calibration.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not a calibration file"):
+        load_rule(run)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -12,7 +10,6 @@ from torch import nn
 
 from regime_trader.config import Budget, Config
 from regime_trader.data import (
-    dataset_split,
     load_ohlcv,  # noqa: F401 (re-exported for the CLI)
 )
 from regime_trader.data.split_report import load_split
@@ -24,7 +21,6 @@ from regime_trader.evaluation.evaluate import (
     evaluate_period,
     in_sample_note,
     period_rows,
-    split_notes,
     write_outputs,
 )
 from regime_trader.frames import feature_frame  # noqa: F401 (public verb)
@@ -32,7 +28,6 @@ from regime_trader.nets import build_net
 from regime_trader.overrides import apply_sets
 from regime_trader.training import TrainResult, prepare, train
 from regime_trader.training.checkpoint import load_run
-from regime_trader.training.prepare import split_summary
 from regime_trader.utils.device import resolve_device
 from regime_trader.utils.threads import compute_threads
 
@@ -102,12 +97,15 @@ def backtest_run(
     device: str = "auto",
 ) -> Evaluation:
     """Backtest a trained run on ``source`` between two dates; write the results folder."""
+    from regime_trader.evaluation.calibrate import load_rule
+
     dev = resolve_device(device)
     cfg, net, scaler = load_policy(run_dir, dev)
+    rule = load_rule(run_dir)  # the run's calibration.json, else the greedy rule
     cfg = cfg.override(data={"source": source, "start": None, "end": None})
     with compute_threads(cfg.train.threads):  # the run's thread limit (torch and BLAS)
         data = prepare(cfg, scaler=scaler, split=False, device=dev)  # type: ignore[arg-type]
-        ev = _evaluate_dates(net, data.market, cfg, start, end)
+        ev = _evaluate_dates(net, data.market, cfg, start, end, rule)
     span = f"{ev.close.index[0].date()} to {ev.close.index[-1].date()}"
     write_outputs(
         ev,
@@ -116,6 +114,7 @@ def backtest_run(
         notes=[
             f"Run: {run_dir}",
             f"Costs: {cfg.env.cost_bps} bps; fills: {cfg.env.fill}",
+            "Decisions: " + ("calibrated (calibration.json)" if not rule.is_identity else "greedy"),
             *filter(None, [in_sample_note(load_split(run_dir), ev.period, source)]),
         ],
     )
@@ -123,7 +122,12 @@ def backtest_run(
 
 
 def _evaluate_dates(
-    net: nn.Module, market: MarketData, cfg: Config, start: str | None, end: str | None
+    net: nn.Module,
+    market: MarketData,
+    cfg: Config,
+    start: str | None,
+    end: str | None,
+    rule=None,  # noqa: ANN001 - a DecisionRule
 ) -> Evaluation:
     lo, hi = period_rows(market, start, end)
     try:
@@ -133,70 +137,14 @@ def _evaluate_dates(
             f"no bars to trade between {start or 'the start'} and {end or 'the end'} "
             f"(data covers {market.index[0].date()} to {market.index[-1].date()})"
         ) from None
-    return evaluate_period(net, market, first, last, cfg)
+    return evaluate_period(net, market, first, last, cfg, rule)
 
 
-@dataclass(frozen=True)
-class DemoResult:
-    """What the demo produced: the baseline run folder, with the enhanced run inside it."""
+def demo_run(*args, **kwargs):
+    """The main job (`regime_trader.demo.demo_run`): original vs calibrated regime-aware."""
+    from regime_trader.demo import demo_run as run
 
-    run_dir: Path
-    train: TrainResult
-    test: Evaluation
-    seconds: float
-    enhanced: tuple[TrainResult, Evaluation] | None = None
-
-
-def _train_and_test(cfg: Config, run_dir: Path, data, dev: torch.device, progress: bool):
-    result = train(cfg, run_dir, data=data, progress=progress)
-    _, net, _ = load_policy(run_dir, dev)
-    first, last = decision_bounds(data.market, cfg, data.split.test.start, data.split.test.stop)
-    ev = evaluate_period(net, data.market, first, last, cfg)
-    notes = [
-        *split_notes(split_summary(data, cfg), ev.period, data.split.test.stop - 1 - last),
-        f"Network: {cfg.agent.net}; {result.env_steps:,} env steps in {result.seconds:.0f} s "
-        f"({result.steps_per_second:,.0f} steps/s); costs {cfg.env.cost_bps} bps.",
-    ]
-    span = f"{ev.period['start']} to {ev.period['end']}"
-    title = f"regime-trader demo: {cfg.agent.net} agent on the S&P 500, test {span}"
-    write_outputs(ev, run_dir, title=title, notes=notes)
-    return result, ev
-
-
-def demo_run(
-    budget: Budget = "small",
-    *,
-    out_root: str | Path = "runs",
-    seed: int = 0,
-    progress: bool = True,
-    run_id: str | None = None,
-    enhanced: bool = True,
-    sets: Sequence[str] = (),
-) -> DemoResult:
-    """The main job: train on spx 1999-2012, select on 2013-2015, test on 2016-2018.
-
-    The split dates are the spx dataset's own (``dataset_split("spx")``); the test backtest
-    starts an embargo of ``env.window`` bars after 2015 (2016-02-17) and ends two bars before
-    the data (the last fills), as ``split.json`` and the report say.
-
-    Trains the baseline MLP into ``runs/<id>/`` and (unless ``enhanced=False``) the
-    EnhancedDQN into ``runs/<id>/enhanced/``, each with its own metrics and report. Both get
-    the same config but ``agent.net``: the same env-step budget, seed, envs, batch and
-    gradient steps per env step (like for like).
-    ``sets`` (``section.field=value``) change the demo's config after the budget and seed.
-    """
-    started = time.perf_counter()
-    base = Config().override(data=dataset_split("spx"))
-    cfg = apply_sets(base.with_budget(budget).override(train={"seed": seed}), sets)
-    run_dir = Path(out_root) / (run_id or time.strftime(f"demo-%Y%m%d-%H%M%S-{budget}"))
-    dev = resolve_device(cfg.train.device)
-    data = prepare(cfg, device=dev)
-    result, ev = _train_and_test(cfg, run_dir, data, dev, progress)
-    extra = None
-    if enhanced:
-        ecfg = cfg.override(agent={"net": "enhanced"})
-        extra = _train_and_test(ecfg, run_dir / "enhanced", data, dev, progress)
-    return DemoResult(run_dir, result, ev, time.perf_counter() - started, extra)
+    return run(*args, **kwargs)
 
 
 def calibrate_run(run_dir: str | Path, *, device: str = "cpu", min_gain: float = 0.05):

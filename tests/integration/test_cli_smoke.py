@@ -243,8 +243,16 @@ def test_demo_tiny_end_to_end(tmp_path: Path, capsys) -> None:
         assert set(m) == METRIC_KEYS
     out = capsys.readouterr().out
     assert "run folder" in out
-    # equal work: the enhanced agent ran the baseline's config but the network
+    # equal work: both agents ran one config but the presets (net, reward, replay, curriculum)
+    from regime_trader.presets import REGIME_AWARE
+
     base = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    enh = yaml.safe_load((run_dir / "enhanced" / "config.yaml").read_text(encoding="utf-8"))
-    assert enh["agent"].pop("net") == "enhanced" and base["agent"].pop("net") == "mlp"
-    assert enh == base
+    ra = yaml.safe_load((run_dir / "regime_aware" / "config.yaml").read_text(encoding="utf-8"))
+    for section, fields in REGIME_AWARE.items():
+        for name, want in fields.items():
+            assert ra[section].pop(name) == want
+            base[section].pop(name)
+    assert ra == base
+    assert (run_dir / "regime_aware" / "calibration.json").is_file()
+    assert (run_dir / "verification" / "results.parquet").is_file()
+    assert "Verification" in out and "regime-aware (calibrated) minus original" in out

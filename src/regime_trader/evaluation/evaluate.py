@@ -20,6 +20,7 @@ from regime_trader.evaluation.backtest import (
     simulate,
 )
 from regime_trader.evaluation.baselines import BASELINES
+from regime_trader.evaluation.decisions import DecisionRule
 from regime_trader.evaluation.metrics import (
     bars_per_year,
     compute_metrics,
@@ -59,10 +60,16 @@ def policy_metrics(result: BacktestResult, market: MarketData) -> dict[str, floa
 
 
 def evaluate_period(
-    net: nn.Module, market: MarketData, first: int, last: int, cfg: Config
+    net: nn.Module,
+    market: MarketData,
+    first: int,
+    last: int,
+    cfg: Config,
+    rule: DecisionRule | None = None,
 ) -> Evaluation:
-    """Greedy backtest of ``net`` and every baseline over decision bars ``first..last``."""
-    results = {STRATEGY: greedy_backtest(net, market, first, last, cfg.env)}
+    """Backtest of ``net`` (greedy, or with its calibrated ``rule``) and every baseline over
+    decision bars ``first..last``."""
+    results = {STRATEGY: greedy_backtest(net, market, first, last, cfg.env, rule)}
     for name, positions_fn in BASELINES.items():
         results[name] = simulate(
             market, positions_fn(market, first, last), first, last, cfg.env.cost_bps
@@ -172,5 +179,7 @@ def write_outputs(
         trades=trades,
         notes=notes,
         period=ev.period or None,
+        per_regime=ev.per_regime,
+        regime_accuracy=ev.metrics[STRATEGY].get("regime_accuracy"),
     )
     return out

@@ -2,7 +2,7 @@
 
 Each job is one (series, window, seed). It trains the **original** agent (the plan's MLP
 double DQN: P&L reward, uniform replay, no curriculum) and the **regime-aware** agent
-(`REGIME_AWARE`: EnhancedDQN, regime reward, regime replay, curriculum) from one config, so
+(`presets.REGIME_AWARE`: EnhancedDQN, regime reward, regime replay, curriculum) from one config, so
 both get the same budget, seed, bars, envs and update schedule; fits the regime-aware run's
 decision rule on its validation bars (**calibrated**); then scores all three and the
 baselines on the window's test bars. Nothing looks at test bars before that last step.
@@ -31,23 +31,10 @@ import pandas as pd
 from regime_trader.config import Config
 from regime_trader.errors import ConfigError, DataError
 from regime_trader.evaluation.results import write_results
+from regime_trader.presets import ORIGINAL, REGIME_AWARE
 from regime_trader.utils.io import atomic_write, atomic_write_json
 
 DONE = ".trained"  # marker: the run folder holds a finished training
-REGIME_AWARE: dict[str, dict[str, Any]] = {
-    "agent": {"net": "enhanced"},
-    "reward": {"kind": "regime"},
-    "replay": {"kind": "regime"},
-    "curriculum": {"enabled": True},
-}
-ORIGINAL: dict[str, dict[str, Any]] = {
-    "agent": {"net": "mlp"},
-    "reward": {"kind": "pnl"},
-    "replay": {"kind": "uniform"},
-    "curriculum": {"enabled": False},
-}
-
-
 @dataclass(frozen=True)
 class Window:
     """Dates (inclusive) of one rolling-origin window."""

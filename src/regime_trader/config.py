@@ -144,6 +144,14 @@ class EnvConfig(_Frozen):
     reward_scale: float = Field(
         100.0, gt=0, description="Multiplier from net step return to reward."
     )
+    sizing: Literal["full", "vol_target"] = Field(
+        "full", description="Size of a held side: 1, or volatility targeting (docs/sizing.md)."
+    )
+    target_vol: float = Field(0.15, gt=0, description="vol_target: annualised volatility aimed at.")
+    vol_window: int = Field(20, ge=2, description="vol_target: log returns in the realised vol.")
+    max_leverage: float = Field(
+        1.0, gt=0, le=10, description="vol_target: largest size of a held side."
+    )
 
 
 class AgentConfig(_Frozen):

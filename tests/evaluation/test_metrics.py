@@ -85,6 +85,23 @@ def test_turnover_uses_prev_position() -> None:
     )
 
 
+def test_fractional_positions_count_trades_by_sign() -> None:
+    """Resizing a held side (0.5 -> 0.75 long) is one trade; a flip through zero is two."""
+    r = np.array([0.01, 0.02, -0.01, 0.0, 0.03, -0.01])
+    p = np.array([0.5, 0.75, 0.75, 0.0, -0.25, 0.4])
+    m = compute_metrics(r, p, bars_per_year=BPY)
+    assert m["num_trades"] == 3  # long 0-2, short 4, long 5 (still open)
+    assert m["win_rate"] == pytest.approx(2 / 3)  # long +1.99% and short +3% win, last -1%
+    assert m["exposure"] == pytest.approx(5 / 6)  # steps with non-zero notional
+    # traded notional: 0.5 + 0.25 + 0 + 0.75 + 0.25 + 0.65 = 2.4
+    assert m["turnover"] == pytest.approx(2.4 / 6 * 252)
+    idx = pd.date_range("2024-01-01", periods=6, freq="D")
+    t = trade_table(idx, r, p)
+    assert list(t["side"]) == ["long", "short", "long"]
+    assert list(t["bars"]) == [3, 1, 1]
+    np.testing.assert_allclose(t["return"], [1.01 * 1.02 * 0.99 - 1, 0.03, -0.01])
+
+
 def test_trade_table_with_fill_prices() -> None:
     idx = pd.date_range("2024-01-01", periods=7, freq="h", tz="UTC")
     r = np.array([0.0, 0.02, -0.01, 0.03, 0.01, 0.0, -0.02])

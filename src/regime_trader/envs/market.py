@@ -25,6 +25,8 @@ class MarketData:
         index: bar timestamps.
         open, close, fill: float64 NumPy price arrays ``[T]``.
         names: feature names.
+        size: per-bar size multiplier ``[T]`` float64 on ``device`` (docs/sizing.md): the
+            notional of decision t is ``side * size[t]``; ones (full sizing) by default.
     """
 
     features: torch.Tensor
@@ -35,6 +37,7 @@ class MarketData:
     close: np.ndarray
     fill: np.ndarray
     names: tuple[str, ...]
+    size: torch.Tensor = None  # type: ignore[assignment]  # None: ones (see __post_init__)
 
     @classmethod
     def build(
@@ -46,10 +49,14 @@ class MarketData:
         names: list[str] | tuple[str, ...],
         fill: str = "next_open",
         device: torch.device | str = "cpu",
+        size: np.ndarray | None = None,
     ) -> MarketData:
-        """Bundle scaled ``features`` with the OHLCV rows they belong to (same length)."""
+        """Bundle scaled ``features`` with the OHLCV rows they belong to (same length), and
+        the per-bar ``size`` multipliers (default ones)."""
         if not (len(features) == len(ohlcv) == len(regimes)):
             raise ValueError("features, ohlcv and regimes must have the same number of rows")
+        if size is not None and len(size) != len(ohlcv):
+            raise ValueError(f"size has {len(size)} rows, expected {len(ohlcv)}")
         open_ = ohlcv["open"].to_numpy(np.float64)
         close = ohlcv["close"].to_numpy(np.float64)
         fills = spec.fill_prices(open_, close, fill)
@@ -63,9 +70,16 @@ class MarketData:
             close=close,
             fill=fills,
             names=tuple(names),
+            size=torch.as_tensor(
+                np.ones(len(close)) if size is None else np.asarray(size, np.float64),
+                device=device,
+            ),
         )
 
     def __post_init__(self) -> None:
+        if self.size is None:
+            ones = torch.ones(len(self.index), dtype=torch.float64, device=self.features.device)
+            object.__setattr__(self, "size", ones)
         # row-major features: a window is one contiguous block of W*F floats (see `windows`)
         if not self.features.is_contiguous():
             object.__setattr__(self, "features", self.features.contiguous())

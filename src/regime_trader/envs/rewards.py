@@ -13,6 +13,9 @@ its bugs fixed (docs/rewards.md):
   action only, so the reward is a function of (observation, action) and the MDP stays Markov.
 
 The regime is the rule-based label of the decision bar (causal); -1 (unknown) is neutral.
+With sizing (docs/sizing.md) positions here are *sides*; the gross return is on the notional
+``new_position * size`` and the cost is the env's cost on traded notional, so rebalancing a
+held side pays its cost but no over-trading penalty.
 Every input is rebuilt from a replay record ``(t, position, action)`` and the market data.
 """
 
@@ -31,10 +34,11 @@ def regime_reward(
     """The regime-aware reward of one step.
 
     Args:
-        gross: ``new_position * (growth - 1)``, the return of the held position before costs.
+        gross: ``new_position * size * (growth - 1)``, the return of the held notional before
+            costs.
         cost: the cost the env charged for this step's trade (fraction of equity).
-        position: position held before the action.
-        new_position: position held over the step (after the action).
+        position: side held before the action.
+        new_position: side held over the step (after the action).
         regime: rule-based regime label of the decision bar (0..3, -1 unknown).
         cfg: scales and penalties.
     """
@@ -54,14 +58,17 @@ def shaped_reward(
     new_position: Any,
     regime: Any,
     cfg: RewardConfig,
+    size: Any = 1.0,
 ) -> Any:
     """The reward ``cfg.kind`` asks for, before ``env.reward_scale``.
 
     Args:
-        ret: the net step return (``spec.step_return``), the ``pnl`` reward.
+        ret: the net step return (``spec.sized_step``), the ``pnl`` reward.
         growth: ``fill[t+1] / fill[t]`` of the decision bar.
         cost, position, new_position, regime: as for ``regime_reward``.
+        size: ``size[t]`` of the decision bar (the notional held is ``new_position * size``).
     """
     if cfg.kind == "pnl":
         return ret
-    return regime_reward(new_position * (growth - 1.0), cost, position, new_position, regime, cfg)
+    gross = new_position * size * (growth - 1.0)
+    return regime_reward(gross, cost, position, new_position, regime, cfg)

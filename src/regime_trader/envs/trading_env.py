@@ -18,9 +18,10 @@ class TradingEnv(gym.Env):
     """Trade one series bar by bar.
 
     Observation: ``{"window": float32[W, F], "state": float32[1]}`` — the features of bars
-    ``t-W+1..t`` and the position held. Actions: 0 hold, 1 sell, 2 buy. Reward: the net step
-    return (or the ``reward.kind`` shaping, a function of bar, position and action only) times
-    ``reward_scale``; ``info`` carries ``step_return``, ``equity``, ``cost``, ``t``.
+    ``t-W+1..t`` and the side held. Actions: 0 hold, 1 sell, 2 buy. The notional held over
+    the step is ``side * market.size[t]`` (docs/sizing.md). Reward: the net step return (or
+    the ``reward.kind`` shaping, a function of bar, side and action only) times
+    ``reward_scale``; ``info`` carries ``step_return``, ``equity``, ``cost``, ``notional``, ``t``.
 
     Args:
         market: the series.
@@ -49,6 +50,7 @@ class TradingEnv(gym.Env):
         self.first, self.last = spec.decision_range(len(market), cfg.window, cfg.fill, start, end)
         self._features = market.features.cpu().numpy()
         self._growth = market.growth.cpu().numpy()
+        self._size = market.size.cpu().numpy()
         lo = -1.0 if cfg.allow_short else 0.0
         self.observation_space = spaces.Dict(
             {
@@ -77,17 +79,24 @@ class TradingEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         new = float(spec.target_position(self.position, int(action), self.cfg.allow_short))
-        cost = float(spec.trade_cost(self.position, new, self.cfg.cost_bps))
-        growth = self._growth[self.t]
-        ret = float(spec.step_return(new, growth, cost))
+        growth, size = self._growth[self.t], self._size[self.t]
+        prev_size = self._size[max(self.t - 1, 0)]  # the side was held over bar t-1's step
         old = np.float64(self.position)
+        step = spec.sized_step(old, np.float64(new), prev_size, size, growth, self.cfg.cost_bps)
+        ret, cost, held = map(float, step)
         regime = self._regimes[self.t]
         shaped = float(
-            shaped_reward(ret, growth, cost, old, np.float64(new), regime, self.reward_cfg)
+            shaped_reward(ret, growth, cost, old, np.float64(new), regime, self.reward_cfg, size)
         )
         self.equity *= 1.0 + ret
         self.position = new
-        info = {"t": self.t, "step_return": ret, "cost": cost, "equity": self.equity}
+        info = {
+            "t": self.t,
+            "step_return": ret,
+            "cost": cost,
+            "notional": held,
+            "equity": self.equity,
+        }
         truncated = self.t >= self.stop
         self.t += 1
         return self._obs(), shaped * self.cfg.reward_scale, False, truncated, info

@@ -1,10 +1,11 @@
 """Batched torch env: N episodes at once on any device, the maths from `spec.py`.
 
-State lives in tensors ``t [N]`` (current decision bar) and ``position [N]``; an observation
-is gathered from `MarketData` by index, so nothing is copied per env. Every reward is a
-function of the decision bar, the position and the action alone (`rewards.shaped_reward`), so
-the observation ``(window of t, position)`` is a Markov state and a replay record
-``(t, position, action)`` determines its transition.
+State lives in tensors ``t [N]`` (current decision bar) and ``position [N]`` (the side; the
+notional held is ``side * market.size[t]``, docs/sizing.md); an observation is gathered from
+`MarketData` by index, so nothing is copied per env. Every reward is a function of the
+decision bar, the side and the action alone (`rewards.shaped_reward`; the notional before the
+fill is ``side * size[t-1]``), so the observation ``(window of t, position)`` is a Markov state
+and a replay record ``(t, position, action)`` determines its transition.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Transition(NamedTuple):
     reward: torch.Tensor  # [N] float32
     next_position: torch.Tensor  # [N] float32
     step_return: torch.Tensor  # [N] float64 net return of the step
+    cost: torch.Tensor | None = None  # [N] float64 cost paid on traded notional
 
 
 class VectorTradingEnv:
@@ -102,11 +104,13 @@ class VectorTradingEnv:
     def step(self, action: torch.Tensor) -> Transition:
         """Apply one action per env, advance one bar, auto-reset finished episodes."""
         new = spec.target_position(self.position, action, self.cfg.allow_short)
-        cost = spec.trade_cost(self.position, new, self.cost_bps)
-        growth = self.market.growth[self.t]
-        ret = spec.step_return(new, growth, cost)
+        growth, size = self.market.growth[self.t], self.market.size[self.t]
+        prev_size = self.market.size[(self.t - 1).clamp(min=0)]  # side held over bar t-1
+        ret, cost, _held = spec.sized_step(
+            self.position, new, prev_size, size, growth, self.cost_bps
+        )
         regime = self.market.regimes[self.t] if self.reward_cfg.kind != "pnl" else None
-        shaped = shaped_reward(ret, growth, cost, self.position, new, regime, self.reward_cfg)
+        shaped = shaped_reward(ret, growth, cost, self.position, new, regime, self.reward_cfg, size)
         ended = self.t >= self.stop
         out = Transition(
             t=self.t.clone(),
@@ -115,6 +119,7 @@ class VectorTradingEnv:
             reward=(shaped * self.cfg.reward_scale).float(),
             next_position=new.float(),
             step_return=ret,
+            cost=cost,
         )
         self.equity = self.equity * (1.0 + ret)
         self.position = new

@@ -64,14 +64,22 @@ def simulate(
     last: int,
     cost_bps: float,
     actions: np.ndarray | None = None,
+    *,
+    sized: bool = False,
 ) -> BacktestResult:
-    """Account for holding ``positions[i]`` after decision ``first + i`` (starting flat)."""
+    """Account for holding ``positions[i]`` after decision ``first + i`` (starting flat).
+
+    With ``sized`` the notional held is ``positions[i] * market.size[first + i]`` (the env's
+    sizing, docs/sizing.md), and ``BacktestResult.positions`` holds that notional; costs are
+    on traded notional either way.
+    """
     t = np.arange(first, last + 1)
     growth = market.growth.cpu().numpy()[t]
-    returns, costs = spec.simulate_positions(positions, growth, cost_bps)
-    return BacktestResult(
-        market.index[t], t, np.asarray(positions, float), returns, costs, market.fill[t], actions
-    )
+    held = np.asarray(positions, float)
+    if sized:
+        held = held * market.size.cpu().numpy()[t]
+    returns, costs = spec.simulate_positions(held, growth, cost_bps)
+    return BacktestResult(market.index[t], t, held, returns, costs, market.fill[t], actions)
 
 
 def compose_walk(table: np.ndarray, start_state: int) -> np.ndarray:
@@ -151,7 +159,9 @@ def walk_policy(
     after = table[rows, before]
     q_held = q_all[rows, after]  # conviction at the side now held
     positions = position_sizes(q_held, probs, sides, rule)
-    return DecisionPath(acts[rows, before], sides, positions, q_all[rows, before], probs, regime_logits)
+    return DecisionPath(
+        acts[rows, before], sides, positions, q_all[rows, before], probs, regime_logits
+    )
 
 
 def policy_path(
@@ -188,7 +198,8 @@ def greedy_backtest(
 ) -> BacktestResult:
     """Backtest ``net`` (greedy, or calibrated by ``rule``) over bars ``first..last``, flat start."""
     path = policy_path(net, market, first, last, cfg, rule)
-    res = simulate(market, path.positions, first, last, cfg.cost_bps, path.actions)
+    sized = cfg.sizing != "full"  # the env's vol-target sizes (docs/sizing.md)
+    res = simulate(market, path.positions, first, last, cfg.cost_bps, path.actions, sized=sized)
     pred = None if path.regime_logits is None else path.regime_logits.argmax(axis=1)
     return dataclasses.replace(res, regime_pred=pred)
 

@@ -1,8 +1,8 @@
 """Backtest performance metrics, computed vectorised from per-step returns and positions.
 
 Convention: ``returns[i]`` is the *net* simple return of step ``i`` (fill after decision ``i`` to
-fill after decision ``i + 1``, costs subtracted); ``positions[i]`` in ``{-1, 0, 1}`` is held during
-step ``i``. Equity is ``cumprod(1 + returns)`` from 1 before step 0. Every metric is a finite
+fill after decision ``i + 1``, costs subtracted); ``positions[i]`` is the notional held during
+step ``i``: a side in ``{-1, 0, 1}``, or a fraction of equity with sizing (docs/sizing.md). Equity is ``cumprod(1 + returns)`` from 1 before step 0. Every metric is a finite
 Python number (JSON-safe); see :func:`compute_metrics` for the degenerate cases.
 """
 
@@ -126,16 +126,18 @@ def drawdown(equity: np.ndarray) -> np.ndarray:
 
 
 def _trades(returns: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Starts, inclusive ends, position values and compounded returns of the trades.
+    """Starts, inclusive ends, sides (-1, 1) and compounded returns of the trades.
 
-    Trades are the maximal runs of constant non-zero position (run-length encoding).
+    Trades are the maximal runs of constant non-zero *sign* of the position (run-length
+    encoding of the side), so resizing a held side (0.5 -> 0.75 long) stays one trade.
     """
     n = positions.size
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
-    starts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
+    sides = np.sign(positions)
+    starts = np.flatnonzero(np.r_[True, sides[1:] != sides[:-1]])
     ends = np.r_[starts[1:] - 1, n - 1]
-    values = positions[starts]
+    values = sides[starts]
     run_returns = np.multiply.reduceat(1.0 + returns, starts) - 1.0
     keep = values != 0
     return starts[keep], ends[keep], values[keep], run_returns[keep]
@@ -159,13 +161,15 @@ def compute_metrics(
     * ``max_drawdown`` = max of ``1 - equity / running_peak`` with the starting equity 1 counted
       as a peak; a positive fraction in ``[0, 1]``.
     * ``calmar`` = ``cagr / max_drawdown``; 0 when there is no drawdown.
-    * ``num_trades``: trades are maximal runs of constant non-zero position (a flip from +1 to
-      -1 ends one trade and starts another; a trade still open at the end counts).
+    * ``num_trades``: trades are maximal runs of constant non-zero position sign (a flip from
+      +1 to -1 ends one trade and starts another, a resize 0.5 -> 0.75 does not; a trade still
+      open at the end counts).
     * ``win_rate`` = fraction of trades whose compounded return ``prod(1 + r) - 1`` over their
       steps is > 0; 0 with no trades.
-    * ``exposure`` = fraction of steps with a non-zero position.
-    * ``turnover`` = ``sum(|diff([prev_position, *positions])|) / n * bpy``: annualised position
-      turnover (a round trip 0 -> 1 -> 0 adds 2; a flip +1 -> -1 adds 2).
+    * ``exposure`` = fraction of steps with a non-zero position (notional).
+    * ``turnover`` = ``sum(|diff([prev_position, *positions])|) / n * bpy``: annualised traded
+      notional (a round trip 0 -> 1 -> 0 adds 2; a flip +1 -> -1 adds 2; a resize 0.5 -> 0.75
+      adds 0.25).
 
     With no steps every metric is 0. Values that would be NaN become 0 and overflows become the
     largest finite float, so the result is always JSON-safe.
@@ -225,7 +229,7 @@ def trade_table(
     *,
     fill_prices: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per trade (maximal run of constant non-zero position).
+    """One row per trade (maximal run of constant non-zero position sign).
 
     Args:
         index: Timestamp of each step, length ``n``.

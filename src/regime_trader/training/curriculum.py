@@ -24,7 +24,7 @@ from regime_trader.envs.spec import last_decision
 from regime_trader.features import build_features
 from regime_trader.scenarios import generate
 from regime_trader.scenarios.generators import default_params
-from regime_trader.training.prepare import Prepared
+from regime_trader.training.prepare import Prepared, bar_sizes
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,7 @@ def _synthetic_market(
     frame = generate(kind, cfg.curriculum.synthetic_bars, rng=rng, params=params)
     fs = build_features(frame, cfg.features)
     labels = frame["true_regime"].to_numpy()[fs.lookback :]
+    size = bar_sizes(cfg.env, frame)
     return MarketData.build(
         data.scaler.transform(fs.values),
         frame.iloc[fs.lookback :],
@@ -116,6 +117,7 @@ def _synthetic_market(
         names=fs.names,
         fill=cfg.env.fill,
         device=data.market.device,
+        size=None if size is None else size[fs.lookback :],
     )
 
 
@@ -131,4 +133,5 @@ def concat(parts: list[MarketData]) -> MarketData:
         close=np.concatenate([p.close for p in parts]),
         fill=np.concatenate([p.fill for p in parts]),
         names=parts[0].names,
+        size=torch.cat([p.size for p in parts]),
     )

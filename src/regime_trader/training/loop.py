@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,7 @@ def train(
     on_eval: EvalCallback | None = None,
     resume: bool = False,
     force: bool = False,
+    init_weights: Mapping[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train a double-DQN agent on the training split; keep the weights with the best
     validation Sharpe in ``out_dir/model.safetensors``.
@@ -107,7 +108,10 @@ def train(
 
     ``out_dir`` must not hold a run unless ``resume`` or ``force`` (which deletes the old
     run first); a call that fails before its first checkpoint leaves nothing behind
-    (training/run_folder.py).
+    (training/run_folder.py). ``init_weights`` (a state dict of the same network, e.g. a
+    trained run's ``model.safetensors``) starts the online and target networks from those
+    weights instead of a fresh initialisation (fine-tuning, training/finetune.py); a resume
+    restores its checkpoint over them.
 
     Raises:
         ConfigError: ``out_dir`` holds a run (and neither ``resume`` nor ``force``), or
@@ -119,7 +123,7 @@ def train(
     """
     folder = RunFolder.claim(out_dir, cfg, resume=resume, force=force)
     with folder.removed_on_failure():
-        return _train(cfg, folder, data, progress, on_eval)
+        return _train(cfg, folder, data, progress, on_eval, init_weights)
 
 
 def _train(
@@ -128,6 +132,7 @@ def _train(
     data: Prepared | None,
     progress: bool,
     on_eval: EvalCallback | None,
+    init_weights: Mapping[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """`train`'s recipe, top to bottom: build → collect and learn → validate → checkpoint."""
     run_dir = folder.path
@@ -148,7 +153,10 @@ def _train(
         market, cfg.env, tc.n_envs, generator=gen,
         start=data.split.train.start, end=data.split.train.stop - 3, reward=cfg.reward,
     )  # fmt: skip
-    agent = DQNAgent(build_net(ac, cfg.env.window, market.n_features).to(device), ac)
+    net = build_net(ac, cfg.env.window, market.n_features).to(device)
+    if init_weights is not None:  # continue from given weights (the target copies them)
+        net.load_state_dict(init_weights)
+    agent = DQNAgent(net, ac)
     buffer = build_replay(cfg.replay, market, cfg.env.window, ac.buffer_size, gen)
     c = Counters(next_eval=tc.eval_every)
     if folder.resume:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from regime_trader.config import Config
+from regime_trader.config import Config, EnvConfig
 from regime_trader.data import Split, chronological_split, load_ohlcv
 from regime_trader.data.split_report import (
     check_backtest_bars,
@@ -16,8 +16,10 @@ from regime_trader.data.split_report import (
     part_minimums,
     split_record,
 )
+from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
 from regime_trader.errors import ConfigError, DataError
+from regime_trader.evaluation.metrics import bars_per_year
 from regime_trader.features import FeatureSet, Scaler, build_features
 from regime_trader.features.pipeline import feature_lookback
 from regime_trader.regimes import classify_regimes
@@ -103,10 +105,31 @@ def prepare(
             "features section (timeframes, periods)"
         )
     values = scaler.transform(fs.values)
+    size = bar_sizes(cfg.env, df)
     market = MarketData.build(
-        values, rows, np.asarray(labels), names=fs.names, fill=cfg.env.fill, device=device
+        values,
+        rows,
+        np.asarray(labels),
+        names=fs.names,
+        fill=cfg.env.fill,
+        device=device,
+        size=None if size is None else size[fs.lookback :],
     )
     return Prepared(rows, fs, market, parts, scaler)
+
+
+def bar_sizes(env: EnvConfig, frame: pd.DataFrame) -> np.ndarray | None:
+    """``env.sizing``'s per-bar size multipliers over every row of ``frame`` (None: full).
+
+    Computed on the whole frame before the feature warm-up is cut, so the vol window is
+    filled by the first decision bar. Causal in prices; annualised with the frame's bars per
+    year (its calendar, not its prices).
+    """
+    if env.sizing == "full":
+        return None
+    close = frame["close"].to_numpy(np.float64)
+    bpy = bars_per_year(pd.DatetimeIndex(frame.index))
+    return spec.sizes_vol_target(close, env.vol_window, env.target_vol, bpy, env.max_leverage)
 
 
 def _check_length(cfg: Config, n_bars: int, split: bool, label: str) -> None:

@@ -144,3 +144,31 @@ def walkforward(
     )
     print_summary(rows, "Walk-forward test windows (means over windows and seeds)")
     out.print(f"results in {out_dir}/ (results.parquet, returns.parquet)", markup=False)
+
+
+@app.command(cls=Command)
+def finetune(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder.")],
+    steps: Annotated[int, typer.Option(help="Env steps of continued training.")] = 20_000,
+    uptrend_quota: Annotated[
+        float, typer.Option(help="Share of each replayed batch from uptrend bars.")
+    ] = 0.5,
+    lr_scale: Annotated[float, typer.Option(help="Learning rate times this.")] = 0.3,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", metavar="DIR", help="Default: RUN_DIR/finetuned.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an earlier fine-tune.")] = False,
+) -> None:
+    """Uptrend fine-tuning: continue training on uptrend-weighted replay; kept only if the
+    validation Sharpe improves (docs/finetune.md)."""
+    from regime_trader.training.finetune import finetune_uptrend
+
+    res = finetune_uptrend(
+        run_dir, out_dir, steps=steps, uptrend_quota=uptrend_quota, lr_scale=lr_scale, force=force
+    )
+    verdict = "kept" if res.kept else "not kept (the original weights stay)"
+    out.print(
+        f"validation Sharpe {res.val_sharpe_before:.2f} -> {res.val_sharpe_after:.2f} after "
+        f"{res.steps:,} steps in {res.seconds:.0f} s: {verdict}; {res.run_dir}",
+        markup=False,
+    )

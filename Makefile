@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 BUDGET  ?= small
 
-.PHONY: install demo test test-fast lint type format bench clean
+.PHONY: install demo test test-fast lint type format bench bench-install clean
 
 install: $(STAMP)
 
@@ -47,6 +47,10 @@ bench: install
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/nets.py
 	$(BIN)/python bench/update.py
+
+# vectorbt for bench/simulate.py only (never imported by the package or the tests).
+bench-install: install
+	$(BIN)/python -m pip install -q -e ".[bench]" 2>&1 | { grep -v "is ignored: it is neither" || true; }
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

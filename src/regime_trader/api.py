@@ -168,7 +168,7 @@ def calibrate_run(run_dir: str | Path, *, device: str = "cpu", min_gain: float =
         data = prepare(cfg, scaler=scaler, device=dev)  # type: ignore[arg-type]
         val = data.split.val
         first, last = decision_bounds(data.market, cfg, val.start, val.stop)
-        rule, greedy, chosen, trials, scale = fit_rule(
+        rule, greedy, chosen, sharpes, scale = fit_rule(
             net, data.market, first, last, cfg, min_gain=min_gain
         )
     idx = data.market.index
@@ -176,11 +176,12 @@ def calibrate_run(run_dir: str | Path, *, device: str = "cpu", min_gain: float =
         rule,
         greedy,
         chosen,
-        trials,
+        len(sharpes),
         kept=not rule.is_identity,
         scale=scale,
         weights_sha256=weights_digest(run_dir),
         period={"start": str(idx[first]), "end": str(idx[last])},
+        trial_sharpes=tuple(sharpes),
     )
     save_calibration(run_dir, cal)
     return cal

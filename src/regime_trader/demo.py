@@ -6,7 +6,7 @@
 3. Fit its decision rule on the validation years (``calibration.json``), never on test.
 4. Score original, regime-aware and calibrated with the baselines on the test years and on
    every synthetic scenario (3 seeds, true labels) into ``runs/<id>/verification/``
-   (the tidy tables, plus the verification report when `evaluation.verify` is present).
+   (the tidy tables and the verification report, verification.html / .md / .json).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 from regime_trader.config import Budget, Config
 from regime_trader.data import dataset_split
-from regime_trader.evaluation.calibrate import Calibration
+from regime_trader.evaluation.calibrate import Calibration, read_trials, write_trials
 from regime_trader.evaluation.evaluate import (
     Evaluation,
     decision_bounds,
@@ -84,6 +84,7 @@ def _verification(run_dir: Path, data: Prepared, dev: torch.device) -> pd.DataFr
     """Original, regime-aware and calibrated over the test years and every scenario."""
     from regime_trader.evaluation.results import write_results
     from regime_trader.evaluation.suite import evaluate_part, load_policies, synthetic_suite
+    from regime_trader.evaluation.verify import write_verification
     from regime_trader.scenarios import SCENARIO_KINDS
 
     pols = load_policies([f"original={run_dir}", f"regime_aware={run_dir / 'regime_aware'}"], dev)
@@ -96,12 +97,22 @@ def _verification(run_dir: Path, data: Prepared, dev: torch.device) -> pd.DataFr
     out = run_dir / "verification"
     table = pd.DataFrame(rows + r)
     write_results(out, table, pd.concat(rets + x, ignore_index=True))
-    try:
-        from regime_trader.evaluation.verify import write_verification
-    except ImportError:  # the report module is optional here
-        return table
-    write_verification(out, out)
+    n_trials, sharpes = (
+        read_trials(out) if write_trials(out, [run_dir / "regime_aware"]) else (None, None)
+    )
+    write_verification(out, out, n_trials=n_trials, trial_sharpes=sharpes, prices=_prices(data))
     return table
+
+
+def _prices(data: Prepared) -> dict[str, pd.DataFrame]:
+    """The test years' closes and rule labels, for the price-by-regime figure."""
+    s = data.split.test
+    return {
+        "spx": pd.DataFrame(
+            {"close": data.market.close[s], "regime": data.market.regimes.cpu().numpy()[s]},
+            index=data.market.index[s],
+        )
+    }
 
 
 def demo_run(

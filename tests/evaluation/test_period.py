@@ -76,8 +76,8 @@ def test_short_backtest_is_flagged_in_every_output(tmp_path: Path, short_test) -
     html = (tmp_path / "report.html").read_text()
     assert f"Period: {ev.period['start']} to {ev.period['end']}" in html
     assert '<p class="warning">* Note: annualised from' in html
-    assert "<th>cagr*</th>" in html and "<th>sharpe*</th>" in html
-    assert "<th>max_drawdown</th>" in html
+    assert ">CAGR*</th>" in html and ">Sharpe (ann.)*</th>" in html
+    assert ">Max drawdown</th>" in html
 
 
 def test_split_notes_explain_the_test_period(short_test) -> None:

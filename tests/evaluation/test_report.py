@@ -9,9 +9,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
-from regime_trader.evaluation.metrics import METRIC_KEYS, compute_metrics, trade_table
-from regime_trader.evaluation.report import format_metric, metrics_table_html, write_report
+from regime_trader.evaluation.metrics import (
+    METRIC_KEYS,
+    compute_metrics,
+    per_regime_returns,
+    trade_table,
+)
+from regime_trader.evaluation.report import (
+    METRIC_LABELS,
+    capture_avoidance,
+    format_metric,
+    metrics_table_html,
+    per_regime_table_html,
+    write_report,
+)
+from regime_trader.evaluation.report_plots import set_equity_ticks
 
 IMG_TAG = '<img alt="'
 DATA_URI = 'src="data:image/png;base64,'
@@ -51,7 +65,8 @@ def test_write_report_self_contained(tmp_path: Path) -> None:
     assert "Backtest &lt;AAPL&gt; &amp; co" in text and "<AAPL>" not in text
     assert "fees 1 bp &lt; 2 bp" in text
     assert '<table class="metrics">' in text
-    assert all(f"<th>{k}</th>" in text for k in METRIC_KEYS)
+    assert all(f'<th title="{k}">{METRIC_LABELS[k]}</th>' in text for k in METRIC_KEYS)
+    assert ">total_return<" not in text and "Max drawdown" in text
     assert "buy &amp; hold" in text and ">dqn<" in text
     assert text.count(DATA_URI) == 3 and text.count(IMG_TAG) == 3
     assert 'src="http' not in text and "<script" not in text
@@ -90,3 +105,66 @@ def test_metrics_table_rows_and_missing_values() -> None:
     table = metrics_table_html({"a": {"sharpe": 1.0}, "b": {}})
     assert table.count("<tr>") == 3
     assert "1.00" in table and "n/a" in table
+
+
+def test_report_per_regime_table_and_accuracy(tmp_path: Path) -> None:
+    parts = _synthetic()
+    codes = parts["regimes"].to_numpy()  # type: ignore[union-attr]
+    rets = parts["equity"].pct_change().fillna(0.0)  # type: ignore[union-attr]
+    per_regime = {
+        "dqn": per_regime_returns(rets["dqn"].to_numpy(), codes),
+        "buy_and_hold": per_regime_returns(rets["buy & hold"].to_numpy(), codes),
+    }
+    path = write_report(
+        tmp_path / "r.html", title="t", per_regime=per_regime, regime_accuracy=0.625, **parts
+    )
+    text = path.read_text(encoding="utf-8")
+    assert "Results by regime" in text and "Return in uptrend" in text
+    assert "Uptrend capture" in text and "Downtrend avoidance" in text
+    assert "<b>62.5%</b>" in text
+    assert 'name="viewport"' in text and "max-width: 1200px" in text
+
+
+def test_capture_avoidance_against_buy_and_hold() -> None:
+    per_regime = {
+        "agent": {"uptrend": 0.09, "downtrend": -0.05},
+        "buy_and_hold": {"uptrend": 0.10, "downtrend": -0.20},
+        "flat": {"uptrend": 0.0, "downtrend": 0.0},
+    }
+    ratios = capture_avoidance(per_regime)
+    assert ratios["agent"] == pytest.approx({"capture": 0.9, "avoidance": 0.75})
+    assert ratios["buy_and_hold"] == pytest.approx({"capture": 1.0, "avoidance": 0.0})
+    assert ratios["flat"] == pytest.approx({"capture": 0.0, "avoidance": 1.0})
+    falling = {
+        "a": {"uptrend": 0.1, "downtrend": 0.1},
+        "buy_and_hold": {"uptrend": -0.1, "downtrend": 0.1},
+    }
+    assert all(np.isnan(v) for v in capture_avoidance(falling)["a"].values())
+    assert capture_avoidance({"a": {"uptrend": 0.1}}) == {}
+    table = per_regime_table_html(per_regime)
+    assert "90.00%" in table and "75.00%" in table
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (0.9, 1.6, ["0.9", "1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6"]),
+        (0.95, 1.3, None),  # plain decimals, no "x10^" and at least 4 labels
+        (0.5, 40.0, ["0.5", "1", "2", "5", "10", "20"]),
+    ],
+)
+def test_equity_ticks_are_plain_numbers(
+    low: float, high: float, expected: list[str] | None
+) -> None:
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [low, high])
+    ax.set_yscale("log")
+    set_equity_ticks(ax, low, high)
+    fig.canvas.draw()
+    lo, hi = ax.get_ylim()
+    labels = [t.get_text() for t in ax.get_yticklabels() if lo <= t.get_position()[1] <= hi]
+    assert all(re.fullmatch(r"\d+(\.\d+)?", s) for s in labels), labels
+    assert len(labels) >= 4
+    if expected is not None:
+        assert [s for s in expected if s in labels] == expected

@@ -172,3 +172,40 @@ def finetune(
         f"{res.steps:,} steps in {res.seconds:.0f} s: {verdict}; {res.run_dir}",
         markup=False,
     )
+
+
+@app.command(cls=Command)
+def verify(
+    results_dir: Annotated[
+        Path, typer.Argument(metavar="RESULTS_DIR", help="An `evaluate` or `walkforward` --out.")
+    ],
+    out_dir: OutDirOpt,
+    reference: Annotated[str, typer.Option(help="The policy to beat.")] = "original",
+    candidate: Annotated[
+        list[str] | None, typer.Option(help="Policies to test (default: every agent); repeatable.")
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(help="Configurations tried, for the deflated Sharpe (default: trials.json)."),
+    ] = None,
+) -> None:
+    """The verification report: candidates vs the reference over every scenario and regime,
+    with CIs and p-values (verification.html, .md, .json)."""
+    from regime_trader.evaluation.calibrate import read_trials
+    from regime_trader.evaluation.results import read_results
+    from regime_trader.evaluation.verify import write_verification
+
+    tables = read_results(results_dir)
+    n_trials, sharpes = read_trials(results_dir)
+    paths = write_verification(
+        tables,
+        out_dir,
+        reference=reference,
+        candidates=candidate or None,
+        n_trials=trials or n_trials,
+        trial_sharpes=sharpes,
+    )
+    out.print(
+        f"verification report: {paths[0]} (Markdown {paths[1].name}, JSON {paths[2].name})",
+        markup=False,
+    )

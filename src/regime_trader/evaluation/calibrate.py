@@ -70,6 +70,7 @@ class Calibration:
     scale: float
     weights_sha256: str
     period: dict[str, str]
+    trial_sharpes: tuple[float, ...] = ()  # validation Sharpe of every candidate (for the DSR)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +82,7 @@ class Calibration:
             "scale": self.scale,
             "weights_sha256": self.weights_sha256,
             "period": self.period,
+            "trial_sharpes": list(self.trial_sharpes),
         }
 
 
@@ -127,11 +129,11 @@ def fit_rule(
     cfg: Config,
     *,
     min_gain: float = 0.05,
-) -> tuple[DecisionRule, float, float, int, float]:
+) -> tuple[DecisionRule, float, float, list[float], float]:
     """Search `candidate_rules` on decision bars ``first..last`` (validation).
 
     Returns:
-        (rule, greedy Sharpe, chosen Sharpe, trials, scale). The rule is the identity unless
+        (rule, greedy Sharpe, chosen Sharpe, every candidate's Sharpe, scale). The rule is the identity unless
         the best candidate beats the greedy policy by ``min_gain`` (annualised Sharpe).
     """
     t = np.arange(first, last + 1)
@@ -152,7 +154,7 @@ def fit_rule(
     best = int(np.argmax(sharpes))
     if sharpes[best] < sharpes[0] + min_gain:
         best = 0
-    return rules[best], float(sharpes[0]), float(sharpes[best]), len(rules), scale
+    return rules[best], float(sharpes[0]), float(sharpes[best]), [float(x) for x in sharpes], scale
 
 
 def weights_digest(run_dir: str | Path) -> str:
@@ -191,3 +193,29 @@ def load_rule(run_dir: str | Path, *, required: bool = False) -> DecisionRule:
             f"re-run `regime-trader calibrate {run_dir}`"
         )
     return DecisionRule.from_dict(rule_data, source=str(path))
+
+
+TRIALS_FILE = "trials.json"
+
+
+def write_trials(out_dir: str | Path, run_dirs: list[Path]) -> dict[str, Any] | None:
+    """``trials.json`` for the deflated Sharpe: the candidate rules every calibration tried
+    (``n_trials``) and each candidate's validation Sharpe averaged over the runs."""
+    records = [json.loads((Path(r) / CALIBRATION_FILE).read_text()) for r in run_dirs]
+    records = [r for r in records if r.get("trial_sharpes")]
+    if not records:
+        return None
+    n = min(len(r["trial_sharpes"]) for r in records)
+    sharpes = np.mean([r["trial_sharpes"][:n] for r in records], axis=0)
+    data = {"n_trials": n, "trial_sharpes": [float(x) for x in sharpes], "runs": len(records)}
+    atomic_write_json(Path(out_dir) / TRIALS_FILE, data)
+    return data
+
+
+def read_trials(folder: str | Path) -> tuple[int | None, list[float] | None]:
+    """``(n_trials, trial_sharpes)`` from a results folder's ``trials.json`` (None if absent)."""
+    path = Path(folder) / TRIALS_FILE
+    if not path.is_file():
+        return None, None
+    data = json.loads(path.read_text())
+    return int(data["n_trials"]), list(data["trial_sharpes"])

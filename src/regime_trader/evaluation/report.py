@@ -1,66 +1,105 @@
-"""Self-contained HTML backtest report: metrics table plus embedded PNG figures.
+"""Self-contained HTML backtest report: metrics and per-regime tables plus embedded figures.
 
-Figures are drawn on :class:`matplotlib.figure.Figure` objects (Agg rendering, no pyplot global
-state) and embedded as base64 ``data:`` URIs, so the single HTML file has no external assets.
+Figures come from :mod:`regime_trader.evaluation.report_plots` as base64 ``data:`` URIs, so
+the single HTML file has no external assets. The page is one readable column (max 1200 px
+wide, figures at its full width) and reflows on a narrow screen.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.artist import Artist
-from matplotlib.figure import Figure
 
-from regime_trader.evaluation.metrics import (
-    ANNUALISED_KEYS,
-    METRIC_KEYS,
-    describe_years,
-    drawdown,
+from regime_trader.evaluation.metrics import ANNUALISED_KEYS, METRIC_KEYS, describe_years
+from regime_trader.evaluation.report_plots import (
+    drawdown_figure,
+    equity_figure,
+    figure_html,
+    regime_figure,
 )
 from regime_trader.regimes import REGIME_NAMES
 from regime_trader.utils.io import atomic_write, atomic_write_text
 
-__all__ = ["format_metric", "metrics_table_html", "period_lines", "write_report"]
+__all__ = [
+    "CSS",
+    "METRIC_LABELS",
+    "capture_avoidance",
+    "format_metric",
+    "metrics_table_html",
+    "period_lines",
+    "per_regime_table_html",
+    "write_report",
+]
 
-_PERCENT_KEYS = frozenset({"total_return", "cagr", "max_drawdown", "exposure", "win_rate"})
-_INT_KEYS = frozenset({"num_trades"})
-_REGIME_COLORS: dict[int, str] = {
-    0: "tab:green",
-    1: "tab:red",
-    2: "tab:gray",
-    3: "tab:orange",
-    -1: "#d9d9d9",
+BENCHMARK = "buy_and_hold"
+"""The policy capture and avoidance are measured against."""
+MIN_MOVE = 0.01
+"""Capture / avoidance need the benchmark to move this much (as in `evaluation/rows.py`)."""
+
+PERCENT_KEYS = frozenset(
+    {"total_return", "cagr", "max_drawdown", "exposure", "win_rate", "capture", "avoidance"}
+)
+_INT_KEYS = frozenset({"num_trades", "bars"})
+
+METRIC_LABELS: dict[str, str] = {
+    "total_return": "Total return",
+    "cagr": "CAGR",
+    "sharpe": "Sharpe (ann.)",
+    "sortino": "Sortino (ann.)",
+    "max_drawdown": "Max drawdown",
+    "calmar": "Calmar",
+    "win_rate": "Win rate",
+    "num_trades": "Trades",
+    "exposure": "Exposure",
+    "turnover": "Turnover (per year)",
+    "capture": "Uptrend capture",
+    "avoidance": "Downtrend avoidance",
+    "regime_accuracy": "Regime accuracy",
 }
-_CSS = """
-body { font-family: system-ui, -apple-system, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-th { background: #f0f0f0; } td.name { text-align: left; font-weight: 600; }
-img { max-width: 100%; display: block; margin: 1em 0; }
+"""Column headings of the raw metric keys (the key itself is the heading's tooltip)."""
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
+       margin: 0; background: #fafafa; line-height: 1.45; }
+main { max-width: 1200px; margin: 0 auto; padding: 1.5em 2em 3em; background: #fff; }
+h1 { font-size: 1.6em; margin-bottom: 0.3em; } h2 { margin-top: 1.6em; font-size: 1.25em; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em;
+        font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #d6d6d6; padding: 4px 9px; text-align: right; }
+th { background: #f1f1f1; font-weight: 600; vertical-align: bottom; }
+td.name, th.name { text-align: left; } td.name { font-weight: 600; white-space: nowrap; }
+tr.good td { background: #eaf6ea; } tr.bad td { background: #fbeaea; }
+img { width: 100%; height: auto; display: block; margin: 0.8em 0; }
 p.warning { background: #fff4d6; border-left: 4px solid #e0a800; padding: 4px 8px; }
+p.caption, ul.notes { color: #444; font-size: 0.92em; }
+@media (max-width: 700px) { main { padding: 1em; } table { font-size: 0.8em; } }
 """
+
+
+def label(key: str) -> str:
+    """Human heading of a metric key, with its unit (``"max_drawdown"`` -> ``"Max drawdown"``)."""
+    return METRIC_LABELS.get(key, key.replace("_", " ").capitalize())
 
 
 def format_metric(key: str, value: float | None) -> str:
     """Format one metric value for display.
 
     Args:
-        key: Metric name (one of :data:`METRIC_KEYS`).
+        key: Metric name (one of :data:`METRIC_KEYS`, ``capture``, ``avoidance``, ...).
         value: The value; ``None`` or NaN shows as ``"n/a"``.
 
     Returns:
-        ``"12.34%"`` for returns, drawdown, exposure and win rate; an integer for
-        ``num_trades``; two decimals otherwise (ratios, turnover).
+        ``"12.34%"`` for returns, drawdown, exposure, win rate, capture and avoidance; an
+        integer for ``num_trades``; two decimals otherwise (ratios, turnover).
     """
     if value is None or not np.isfinite(float(value)):
         return "n/a"
-    if key in _PERCENT_KEYS:
+    if key in PERCENT_KEYS or key == "regime_accuracy":
         return f"{float(value) * 100:.2f}%"
     if key in _INT_KEYS:
         return f"{int(round(float(value)))}"
@@ -90,6 +129,16 @@ def period_lines(period: Mapping[str, object] | None) -> list[str]:
     return lines
 
 
+def _th(key: str, mark: str = "") -> str:
+    return f'<th title="{html.escape(key)}">{html.escape(label(key))}{mark}</th>'
+
+
+def html_table(header: str, rows: list[str], cls: str) -> str:
+    """A horizontally scrollable ``<table>`` from a header row's cells and body rows."""
+    body = "\n".join(rows)
+    return f'<div class="scroll"><table class="{cls}">\n<tr>{header}</tr>\n{body}\n</table></div>'
+
+
 def metrics_table_html(
     metrics: Mapping[str, Mapping[str, float]], *, flag_annualised: bool = False
 ) -> str:
@@ -101,124 +150,114 @@ def metrics_table_html(
             period shorter than a year; the report explains the mark).
 
     Returns:
-        An HTML ``<table>`` string with escaped names.
+        An HTML ``<table class="metrics">`` string with escaped names; headings are
+        :data:`METRIC_LABELS`, the raw key in each heading's ``title``.
     """
-    head = "".join(
-        f"<th>{html.escape(k)}{'*' if flag_annualised and k in ANNUALISED_KEYS else ''}</th>"
-        for k in METRIC_KEYS
+    head = '<th class="name">Strategy</th>' + "".join(
+        _th(k, "*" if flag_annualised and k in ANNUALISED_KEYS else "") for k in METRIC_KEYS
     )
-    rows = [f"<tr><th>strategy</th>{head}</tr>"]
+    rows = []
     for name, values in metrics.items():
         cells = "".join(
             f"<td>{html.escape(format_metric(k, values.get(k)))}</td>" for k in METRIC_KEYS
         )
         rows.append(f'<tr><td class="name">{html.escape(str(name))}</td>{cells}</tr>')
-    return '<table class="metrics">\n' + "\n".join(rows) + "\n</table>"
+    return html_table(head, rows, "metrics")
 
 
-def _x(index: pd.Index) -> np.ndarray:
-    """Timestamps as naive ``datetime64`` (fast for matplotlib), keeping wall-clock in UTC."""
-    idx = pd.DatetimeIndex(index)
-    if idx.tz is not None:
-        idx = idx.tz_convert("UTC").tz_localize(None)
-    return idx.to_numpy()
+def capture_avoidance(
+    per_regime: Mapping[str, Mapping[str, float]], benchmark: str = BENCHMARK
+) -> dict[str, dict[str, float]]:
+    """Uptrend capture and downtrend avoidance of each strategy against ``benchmark``.
+
+    The rule of the tidy rows (`evaluation/rows.py`), from compounded returns ``R`` over the
+    bars of a regime (``per_regime_returns``): ``capture = R_s / R_b`` over uptrend bars,
+    NaN unless the benchmark gained at least :data:`MIN_MOVE` there; ``avoidance = 1 -
+    max(-R_s, 0) / -R_b`` over downtrend bars, NaN unless it lost at least :data:`MIN_MOVE`.
+
+    Args:
+        per_regime: ``{strategy: {regime_name: compounded return}}``.
+        benchmark: The strategy the ratios are measured against.
+
+    Returns:
+        ``{strategy: {"capture": ..., "avoidance": ...}}``; empty without the benchmark.
+    """
+    bench = per_regime.get(benchmark)
+    if bench is None:
+        return {}
+    up, down = bench.get("uptrend", np.nan), bench.get("downtrend", np.nan)
+    out = {}
+    for name, r in per_regime.items():
+        cap = r.get("uptrend", np.nan) / up if up >= MIN_MOVE else np.nan
+        loss = max(-r.get("downtrend", np.nan), 0.0)
+        avoid = 1.0 - loss / -down if down <= -MIN_MOVE else np.nan
+        out[name] = {"capture": float(cap), "avoidance": float(avoid)}
+    return out
 
 
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+def per_regime_table_html(
+    per_regime: Mapping[str, Mapping[str, float]], benchmark: str = BENCHMARK
+) -> str:
+    """Table of each strategy's compounded return in each regime, with capture/avoidance."""
+    regimes = [r for r in REGIME_NAMES if any(r in v for v in per_regime.values())]
+    ratios = capture_avoidance(per_regime, benchmark)
+    head = '<th class="name">Strategy</th>' + "".join(
+        f'<th title="{r}">Return in {r}</th>' for r in regimes
+    )
+    if ratios:
+        head += _th("capture") + _th("avoidance")
+    rows = []
+    for name, values in per_regime.items():
+        cells = "".join(f"<td>{format_metric('total_return', values.get(r))}</td>" for r in regimes)
+        if ratios:
+            cells += "".join(f"<td>{format_metric(k, ratios[name][k])}</td>" for k in ratios[name])
+        rows.append(f'<tr><td class="name">{html.escape(str(name))}</td>{cells}</tr>')
+    return html_table(head, rows, "per-regime")
 
 
-def _img(fig: Figure, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}">'
-
-
-def _equity_figure(equity: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(10, 4))
-    ax = fig.add_subplot()
-    for col in equity.columns:
-        s = equity[col].dropna()
-        s = s[s > 0]  # log axis: ruined (zero) equity cannot be drawn
-        ax.plot(_x(s.index), s.to_numpy(dtype=np.float64), label=str(col), linewidth=1.0)
-    ax.set_yscale("log")
-    ax.set_title("Equity (log scale)")
-    ax.set_ylabel("equity")
-    ax.grid(True, which="both", alpha=0.3)
-    if len(equity.columns):
-        ax.legend(loc="best", fontsize="small")
-    return fig
-
-
-def _drawdown_figure(equity: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(10, 3))
-    ax = fig.add_subplot()
-    for col in equity.columns:
-        s = equity[col].dropna()
-        dd = drawdown(s.to_numpy(dtype=np.float64))
-        ax.plot(_x(s.index), -100.0 * dd, label=str(col), linewidth=1.0)
-    ax.set_title("Drawdown")
-    ax.set_ylabel("drawdown (%)")
-    ax.grid(True, alpha=0.3)
-    if len(equity.columns):
-        ax.legend(loc="lower left", fontsize="small")
-    return fig
-
-
-def _marker_prices(times: pd.Series, prices: pd.Series | None, close: pd.Series) -> np.ndarray:
-    """Trade prices, falling back to the close at that time where missing (NaN)."""
-    at_close = close.reindex(pd.DatetimeIndex(times)).to_numpy(dtype=np.float64)
-    if prices is None:
-        return at_close
-    p = pd.to_numeric(prices, errors="coerce").to_numpy(dtype=np.float64)
-    return np.where(np.isnan(p), at_close, p)
-
-
-def _regime_figure(close: pd.Series, regimes: pd.Series, trades: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(10, 4))
-    ax = fig.add_subplot()
-    x = _x(close.index)
-    y = close.to_numpy(dtype=np.float64)
-    codes = regimes.reindex(close.index).fillna(-1).to_numpy().astype(np.int64)
-    handles: list[Artist] = []
-    for code, color in _REGIME_COLORS.items():
-        # segment i -> i+1 takes the colour of bar i: keep bar i and its successor.
-        own = codes == code
-        keep = own | np.r_[False, own[:-1]]
-        if not own.any():
-            continue
-        label = REGIME_NAMES[code] if code >= 0 else "unknown"
-        (line,) = ax.plot(x, np.where(keep, y, np.nan), color=color, linewidth=1.0, label=label)
-        handles.append(line)
-    if len(trades):
-        side = trades["side"].astype(str).to_numpy()
-        entry_t = pd.DatetimeIndex(trades["entry_time"])
-        exit_t = pd.DatetimeIndex(trades["exit_time"])
-        entry_p = _marker_prices(trades["entry_time"], trades.get("entry_price"), close)
-        exit_p = _marker_prices(trades["exit_time"], trades.get("exit_price"), close)
-        for name, marker, color in (("long", "^", "tab:blue"), ("short", "v", "tab:purple")):
-            m = side == name
-            if m.any():
-                handles.append(
-                    ax.scatter(
-                        _x(entry_t[m]),
-                        entry_p[m],
-                        marker=marker,
-                        color=color,
-                        s=30,
-                        zorder=3,
-                        label=f"{name} entry",
-                    )
-                )
-        handles.append(
-            ax.scatter(_x(exit_t), exit_p, marker="x", color="black", s=25, zorder=3, label="exit")
+def _regime_section(
+    per_regime: Mapping[str, Mapping[str, float]] | None, regime_accuracy: float | None
+) -> str:
+    if not per_regime:
+        return ""
+    part = (
+        "<h2>Results by regime</h2>\n"
+        '<p class="caption">Compounded return over the bars spent in each regime. '
+        "Uptrend capture = strategy / buy-and-hold return over uptrend bars (100% = all of "
+        "the rise); downtrend avoidance = 1 &minus; strategy loss / buy-and-hold loss over "
+        "downtrend bars (100% = none of the fall, 0% = all of it); n/a where buy-and-hold "
+        "moved less than 1% in that regime.</p>\n" + per_regime_table_html(per_regime) + "\n"
+    )
+    if regime_accuracy is not None and np.isfinite(regime_accuracy):
+        part += (
+            f'<p class="accuracy">Regime accuracy of the strategy\'s detector: '
+            f"<b>{regime_accuracy * 100:.1f}%</b> of the bars with a known rule label.</p>\n"
         )
-    ax.set_title("Close price by regime, with trades")
-    ax.set_ylabel("close")
-    ax.grid(True, alpha=0.3)
-    if handles:
-        ax.legend(handles=handles, loc="best", fontsize="small", ncol=2)
-    return fig
+    return part
+
+
+def _notes_html(notes: list[str] | None, period: Mapping[str, object] | None) -> tuple[str, bool]:
+    out = ""
+    if notes:
+        items = "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
+        out = f'<ul class="notes">{items}</ul>\n'
+    lines = period_lines(period)
+    short = bool(period and period.get("note"))
+    if lines:
+        out += f'<p class="period">{html.escape(lines[0])}</p>\n'
+    if short:
+        out += f'<p class="warning">* {html.escape(lines[1])}</p>\n'
+    return out, short
+
+
+def html_page(title: str, body: str) -> str:
+    """A whole HTML document around ``body`` with the shared inline stylesheet."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<h1>{html.escape(title)}</h1>\n{body}</main>\n</body>\n</html>\n"
+    )
 
 
 def write_report(
@@ -232,14 +271,19 @@ def write_report(
     trades: pd.DataFrame,
     notes: list[str] | None = None,
     period: Mapping[str, object] | None = None,
+    per_regime: Mapping[str, Mapping[str, float]] | None = None,
+    regime_accuracy: float | None = None,
 ) -> Path:
     """Write a single self-contained HTML backtest report, atomically.
 
     Contents: the title, the notes, the exact period (``period``; with a warning when the
-    annualised figures come from less than a year, their columns marked ``*``), a metrics table (rows = strategies, columns =
-    :data:`METRIC_KEYS`), then three embedded PNG figures: equity curves of every column of
-    ``equity`` on a log axis, their drawdowns, and the close price coloured by regime with the
-    trades' entries (``^`` long, ``v`` short) and exits (``x``).
+    annualised figures come from less than a year, their columns marked ``*``), a metrics
+    table (rows = strategies, columns = :data:`METRIC_KEYS` under readable headings), the
+    per-regime table (``per_regime``, with uptrend capture and downtrend avoidance against
+    ``buy_and_hold`` when it is a row) and the detector's regime accuracy, then three embedded
+    PNG figures: equity curves of every column of ``equity`` on a log axis, their drawdowns,
+    and the close price coloured by regime with the trades' entries (``^`` long, ``v``
+    short) and exits (``x``).
 
     Args:
         path: Output ``.html`` file; parent directories are created.
@@ -254,42 +298,36 @@ def write_report(
             NaN prices fall back to the close at that time).
         notes: Optional free-text lines shown under the title (HTML-escaped).
         period: Optional ``period_summary`` of the backtest (see :func:`period_lines`).
+        per_regime: Optional ``{strategy: per_regime_returns(...)}`` (``Evaluation.per_regime``).
+        regime_accuracy: Optional share of bars whose detected regime equals the rule label.
 
     Returns:
         The path written.
+
+    Examples:
+        >>> write_report("out/report.html", title="MSFT", metrics=ev.metrics, equity=eq,
+        ...              close=ev.close, regimes=regimes, trades=trades,
+        ...              per_regime=ev.per_regime)  # doctest: +SKIP
     """
-    figures = [
-        _img(_equity_figure(equity), "Equity curves"),
-        _img(_drawdown_figure(equity), "Drawdowns"),
-        _img(_regime_figure(close, regimes, trades), "Close price by regime with trades"),
-    ]
-    notes_html = ""
-    if notes:
-        items = "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
-        notes_html = f'<ul class="notes">{items}</ul>\n'
-    lines = period_lines(period)
-    short = bool(period and period.get("note"))
-    if lines:
-        notes_html += f'<p class="period">{html.escape(lines[0])}</p>\n'
-    if short:
-        notes_html += f'<p class="warning">* {html.escape(lines[1])}</p>\n'
-    doc = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n{notes_html}"
-        f"<h2>Metrics</h2>\n{metrics_table_html(metrics, flag_annualised=short)}\n"
-        "<h2>Equity</h2>\n" + figures[0] + "\n"
-        "<h2>Drawdown</h2>\n" + figures[1] + "\n"
-        "<h2>Price and regimes</h2>\n" + figures[2] + "\n"
-        f"<p>{len(trades)} trades.</p>\n</body>\n</html>\n"
+    notes_html, short = _notes_html(notes, period)
+    body = (
+        f"{notes_html}<h2>Metrics</h2>\n{metrics_table_html(metrics, flag_annualised=short)}\n"
+        + _regime_section(per_regime, regime_accuracy)
+        + "<h2>Equity</h2>\n"
+        + figure_html(equity_figure(equity), "Equity curves")
+        + "\n<h2>Drawdown</h2>\n"
+        + figure_html(drawdown_figure(equity), "Drawdowns")
+        + "\n<h2>Price and regimes</h2>\n"
+        + figure_html(regime_figure(close, regimes, trades), "Close price by regime with trades")
+        + f"\n<p>{len(trades)} trades.</p>\n"
     )
-    return atomic_write_text(path, doc)
+    return atomic_write_text(path, html_page(title, body))
 
 
 def save_regime_plot(path: str | Path, close: pd.Series, regimes: pd.Series) -> Path:
     """Write a PNG of the close price coloured by regime (the `regimes --plot` figure)."""
     empty = pd.DataFrame(columns=["entry_time", "exit_time", "side", "entry_price", "exit_price"])
-    fig = _regime_figure(close, regimes, empty)
+    fig = regime_figure(close, regimes, empty)
     path = Path(path)
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight"))
     return path

@@ -30,11 +30,14 @@ import pandas as pd
 
 from regime_trader.config import Config
 from regime_trader.errors import ConfigError, DataError
+from regime_trader.evaluation.calibrate import write_trials
 from regime_trader.evaluation.results import write_results
 from regime_trader.presets import ORIGINAL, REGIME_AWARE
 from regime_trader.utils.io import atomic_write, atomic_write_json
 
 DONE = ".trained"  # marker: the run folder holds a finished training
+
+
 @dataclass(frozen=True)
 class Window:
     """Dates (inclusive) of one rolling-origin window."""
@@ -206,4 +209,5 @@ def walkforward(
     rows = pd.concat([pd.read_parquet(Path(f) / "rows.parquet") for f in folders])
     rets = pd.concat([pd.read_parquet(Path(f) / "returns.parquet") for f in folders])
     write_results(out, rows, rets)
+    write_trials(out, [Path(f) / "regime_aware" for f in folders])
     return rows

@@ -43,16 +43,9 @@ def test_too_short_series_is_a_clear_error() -> None:
 @pytest.mark.slow  # two tiny trainings per job
 def test_one_job_end_to_end_and_rerun_skips(tmp_path, series_csv) -> None:
     cfg = tiny_config(series_csv, curriculum={"synthetic_bars": 400})
-    rows = walkforward(
-        [str(series_csv)],
-        tmp_path / "wf",
-        cfg,
-        seeds=(0,),
-        n_windows=1,
-        train_bars=700,
-        val_bars=200,
-        test_bars=200,
-    )
+    args = ([str(series_csv)], tmp_path / "wf", cfg)
+    sizes = {"seeds": (0,), "n_windows": 1, "train_bars": 700, "val_bars": 200, "test_bars": 200}
+    rows = walkforward(*args, **sizes)
     whole = rows[rows["regime"] == "all"]
     assert {"original", "regime_aware", "calibrated", "buy_and_hold", "oracle"} <= set(
         whole["policy"]
@@ -69,16 +62,7 @@ def test_one_job_end_to_end_and_rerun_skips(tmp_path, series_csv) -> None:
         assert ra[section] == og[section]  # same budget, seed, bars, envs
     assert ra["agent"]["batch_size"] == og["agent"]["batch_size"]
     assert ra["agent"]["train_freq"] == og["agent"]["train_freq"]
-    again = walkforward(
-        [str(series_csv)],
-        tmp_path / "wf",
-        cfg,
-        seeds=(0,),
-        n_windows=1,
-        train_bars=700,
-        val_bars=200,
-        test_bars=200,
-    )
+    again = walkforward(*args, **sizes)
     pd.testing.assert_frame_equal(again.reset_index(drop=True), rows.reset_index(drop=True))
     disk, _ = read_results(tmp_path / "wf")
     assert len(disk) == len(rows)

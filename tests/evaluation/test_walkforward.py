@@ -50,7 +50,10 @@ def test_one_job_end_to_end_and_rerun_skips(tmp_path, series_csv) -> None:
     assert {"original", "regime_aware", "calibrated", "buy_and_hold", "oracle"} <= set(
         whole["policy"]
     )
-    assert whole["bars"].nunique() == 1
+    assert (whole.groupby("series")["bars"].nunique() == 1).all()  # paired bars per part
+    assert set(rows.loc[rows["kind"] == "synthetic", "series"]) == {
+        k for k in ("uptrend", "downtrend", "plateau", "oscillating", "switching")
+    }
     job = next((tmp_path / "wf" / "jobs").iterdir())
     assert (job / "regime_aware" / "calibration.json").is_file()
     import yaml

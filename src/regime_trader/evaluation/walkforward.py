@@ -26,6 +26,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from regime_trader.config import Config
@@ -33,6 +34,7 @@ from regime_trader.errors import ConfigError, DataError
 from regime_trader.evaluation.calibrate import write_trials
 from regime_trader.evaluation.results import write_results
 from regime_trader.presets import ORIGINAL, REGIME_AWARE
+from regime_trader.scenarios import SCENARIO_KINDS
 from regime_trader.utils.io import atomic_write, atomic_write_json
 
 DONE = ".trained"  # marker: the run folder holds a finished training
@@ -56,6 +58,8 @@ class Job:
     seed: int
     config: dict  # the base config (Config.to_dict()), budget applied
     out: str
+    scenarios: tuple[str, ...] = ()  # synthetic kinds the job's agents are also scored on
+    unit: int = 0  # number of (series, window) among all jobs: the key of synthetic rows
 
 
 def make_windows(
@@ -142,9 +146,32 @@ def run_job(job: Job) -> str:
         window=job.window.number,
         span=span,
     )
+    for kind in job.scenarios:  # the same trained agents on synthetic bars with true labels
+        r, x = _scenario_part(pols, kind, job)
+        rows += r
+        rets += x
     atomic_write(folder / "returns.parquet", lambda p: pd.concat(rets).to_parquet(p, index=False))
     atomic_write(folder / "rows.parquet", lambda p: pd.DataFrame(rows).to_parquet(p, index=False))
     return str(folder)
+
+
+def _scenario_part(pols, kind: str, job: Job):  # noqa: ANN001 - suite.Policy list
+    """One synthetic scenario (seeded by the job's seed) with series ``KIND``; its ``window``
+    is the job's ``unit`` (one number per series x window), so rows pair by trained agents."""
+    from regime_trader.evaluation.suite import SCENARIO_BARS, evaluate_part
+    from regime_trader.scenarios import generate
+
+    frame = generate(kind, SCENARIO_BARS, rng=np.random.default_rng([job.seed, 11]))
+    truth = frame.pop("true_regime")
+    return evaluate_part(
+        pols,
+        frame,
+        series=kind,
+        kind="synthetic",
+        seed=job.seed,
+        window=job.unit,
+        true_labels=truth,
+    )
 
 
 def _renamed(policy, name: str):
@@ -182,6 +209,7 @@ def walkforward(
     backend: str = "local",
     workers: int = 1,
     address: str | None = None,
+    scenarios: Sequence[str] = SCENARIO_KINDS,
 ) -> pd.DataFrame:
     """Every (series, window, seed) job; writes ``results.parquet``, ``returns.parquet`` and
     ``walkforward.json`` into ``out`` and returns the rows."""
@@ -196,9 +224,13 @@ def walkforward(
             windows = make_windows(index, n_windows, train_bars, val_bars, test_bars)
         except DataError as exc:
             raise DataError(f"{src}: {exc}") from None
-        plan[src] = [asdict(w) for w in windows]
+        cfg = base.model_dump(mode="json")
+        units = {w.number: len(plan) * n_windows + w.number for w in windows}
+        plan[src] = [asdict(w) | {"unit": units[w.number]} for w in windows]
         jobs += [
-            Job(src, w, s, base.model_dump(mode="json"), str(out)) for w in windows for s in seeds
+            Job(src, w, s, cfg, str(out), tuple(scenarios), units[w.number])
+            for w in windows
+            for s in seeds
         ]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(

@@ -188,6 +188,9 @@ def verify(
         int | None,
         typer.Option(help="Configurations tried, for the deflated Sharpe (default: trials.json)."),
     ] = None,
+    kind: Annotated[
+        str, typer.Option(help="Rows to compare: all, real, synthetic or stress.")
+    ] = "all",
 ) -> None:
     """The verification report: candidates vs the reference over every scenario and regime,
     with CIs and p-values (verification.html, .md, .json)."""
@@ -195,7 +198,7 @@ def verify(
     from regime_trader.evaluation.results import read_results
     from regime_trader.evaluation.verify import write_verification
 
-    tables = read_results(results_dir)
+    tables = _short_names(*read_results(results_dir), kind)
     n_trials, sharpes = read_trials(results_dir)
     paths = write_verification(
         tables,
@@ -208,4 +211,25 @@ def verify(
     out.print(
         f"verification report: {paths[0]} (Markdown {paths[1].name}, JSON {paths[2].name})",
         markup=False,
+    )
+
+
+def _short_names(rows, returns, kind: str):  # noqa: ANN001, ANN202 - tidy frames
+    """Rows of one ``kind`` (or all), series shown by file stem (``AAPL_1d_yahoo_2004-2018``)."""
+    from regime_trader.errors import ConfigError
+
+    kinds = ("all", "real", "synthetic", "stress")
+    if kind not in kinds:
+        raise ConfigError(f"--kind must be one of {', '.join(kinds)}, got {kind!r}")
+    if kind != "all":
+        rows = rows[rows["kind"] == kind]
+        keys = rows[["series", "window", "seed"]].drop_duplicates()
+        returns = returns.merge(keys, on=["series", "window", "seed"])
+        if rows.empty:
+            raise ConfigError(f"--kind {kind}: no such rows in these results")
+    names = {s: Path(str(s)).name.split(".")[0] for s in rows["series"].unique()}
+    if len(set(names.values())) < len(names):
+        names = {s: str(s) for s in names}  # two files share a stem: keep the paths
+    return rows.assign(series=rows["series"].map(names)), returns.assign(
+        series=returns["series"].map(names)
     )

@@ -97,3 +97,20 @@ def test_detector_probabilities_are_a_softmax_and_labels_one_hot() -> None:
     np.testing.assert_allclose(p, [[1 / 6, 1 / 6, 1 / 6, 0.5]])
     p = regime_probabilities(None, np.array([2, -1]))
     np.testing.assert_allclose(p, [[0, 0, 1, 0], [0.25] * 4])
+
+
+def test_boost_is_the_uptrend_calibrator() -> None:
+    """The rule's boost is the plan's `UptrendCalibrator` (nets/calibration.py), same formula."""
+    import torch
+
+    from regime_trader.evaluation.decisions import scores
+    from regime_trader.nets.calibration import UptrendCalibrator
+
+    q = _q(64, 1)[:, 0]
+    probs = np.random.default_rng(5).dirichlet(np.ones(4), 64)
+    rule = DecisionRule(boost=1.5, threshold=0.3, temperature=0.8)
+    cal = UptrendCalibrator(boost=1.5, threshold=0.3, temperature=0.8)
+    want = cal(torch.tensor(q), torch.tensor(probs)).numpy()
+    s = scores(q, probs, rule)
+    got = np.exp(s - s.max(1, keepdims=True))
+    np.testing.assert_allclose(got / got.sum(1, keepdims=True), want, rtol=1e-6, atol=1e-9)

@@ -88,3 +88,17 @@ def test_cli_walkforward_too_short(tmp_path, series_csv, capsys) -> None:
     assert code == 2
     err = capsys.readouterr().err
     assert "too few for 5 walk-forward window" in err and "walk.csv" in err
+
+
+@pytest.mark.slow  # starts a local Ray instance (~45 s on two busy cores)
+def test_ray_backend_equals_local(tmp_path, series_csv) -> None:
+    pytest.importorskip("ray")
+    cfg = tiny_config(series_csv, curriculum={"synthetic_bars": 400})
+    sizes = {"seeds": (0,), "n_windows": 1, "train_bars": 700, "val_bars": 200, "test_bars": 200}
+    ray_rows = walkforward([str(series_csv)], tmp_path / "ray", cfg, backend="ray", **sizes)
+    local = walkforward([str(series_csv)], tmp_path / "local", cfg, **sizes)
+    keys = ["series", "kind", "window", "seed", "policy", "regime"]
+    pd.testing.assert_frame_equal(
+        ray_rows.sort_values(keys).reset_index(drop=True),
+        local.sort_values(keys).reset_index(drop=True),
+    )

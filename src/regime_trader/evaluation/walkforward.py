@@ -185,9 +185,14 @@ def run_jobs(jobs: Sequence[Job], *, backend: str, workers: int, address: str | 
     if backend == "ray":
         import ray  # type: ignore[import-untyped]
 
+        started = not ray.is_initialized()
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        task = ray.remote(num_cpus=1)(run_job)
-        return list(ray.get([task.remote(j) for j in jobs]))
+        try:
+            task = ray.remote(num_cpus=1)(run_job)
+            return list(ray.get([task.remote(j) for j in jobs]))
+        finally:
+            if started:  # leave a caller's own Ray session alone
+                ray.shutdown()
     if backend != "local":
         raise ConfigError(f"--backend must be 'local' or 'ray', got {backend!r}")
     if workers <= 1:

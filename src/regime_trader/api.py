@@ -177,7 +177,6 @@ def calibrate_run(run_dir: str | Path, *, device: str = "cpu", min_gain: float =
         greedy,
         chosen,
         len(sharpes),
-        kept=not rule.is_identity,
         scale=scale,
         weights_sha256=weights_digest(run_dir),
         period={"start": str(idx[first]), "end": str(idx[last])},

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from regime_trader.errors import ConfigError
+from regime_trader.evaluation.metrics import avoidance_ratio, capture_ratio
 from regime_trader.evaluation.results import RESULT_COLUMNS, read_results, summary
-from regime_trader.evaluation.rows import avoidance_ratio, capture_ratio
 from regime_trader.evaluation.suite import (
     evaluate_part,
     evaluate_suite,
@@ -19,13 +19,13 @@ from regime_trader.evaluation.suite import (
 
 
 def test_capture_and_avoidance_on_hand_computed_cases() -> None:
-    bench = np.array([0.1, 0.1])  # +21%
-    assert capture_ratio(np.array([0.1, 0.0]), bench) == pytest.approx(0.1 / 0.21)
-    assert np.isnan(capture_ratio(np.array([0.1]), np.array([0.001])))  # move under 1%
-    down = np.array([-0.1, -0.1])  # -19%
-    assert avoidance_ratio(np.zeros(2), down) == 1.0
-    assert avoidance_ratio(down, down) == pytest.approx(0.0)
-    assert avoidance_ratio(np.array([-0.1, 0.0]), down) == pytest.approx(1 - 0.1 / 0.19)
+    """Compounded returns: +21% = two steps of +10%, -19% = two of -10%."""
+    assert capture_ratio(0.1, 0.21) == pytest.approx(0.1 / 0.21)
+    assert np.isnan(capture_ratio(0.1, 0.001))  # move under 1%
+    assert avoidance_ratio(0.0, -0.19) == 1.0
+    assert avoidance_ratio(-0.19, -0.19) == pytest.approx(0.0)
+    assert avoidance_ratio(-0.1, -0.19) == pytest.approx(1 - 0.1 / 0.19)
+    assert np.isnan(avoidance_ratio(-0.1, -0.005))
 
 
 def test_worst_drawdown_finds_peak_and_trough() -> None:

@@ -16,7 +16,6 @@ weights is refused.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from regime_trader.evaluation.decisions import (
     regime_probabilities,
 )
 from regime_trader.evaluation.metrics import bars_per_year, compute_metrics
-from regime_trader.utils.io import atomic_write_json
+from regime_trader.utils.io import atomic_write_json, sha256_file
 
 CALIBRATION_FILE = "calibration.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -66,11 +65,15 @@ class Calibration:
     val_sharpe_greedy: float
     val_sharpe: float
     trials: int
-    kept: bool
     scale: float
     weights_sha256: str
     period: dict[str, str]
     trial_sharpes: tuple[float, ...] = ()  # validation Sharpe of every candidate (for the DSR)
+
+    @property
+    def kept(self) -> bool:
+        """Whether a rule other than the greedy one was kept."""
+        return not self.rule.is_identity
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,7 +165,7 @@ def weights_digest(run_dir: str | Path) -> str:
     path = Path(run_dir) / WEIGHTS_FILE
     if not path.is_file():
         raise ConfigError(f"{run_dir}: no {WEIGHTS_FILE}; train the run first")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def save_calibration(run_dir: str | Path, cal: Calibration) -> Path:

@@ -342,3 +342,22 @@ def period_summary(index: pd.DatetimeIndex, *, bars_per_year: float) -> dict[str
         "short": short,
         "note": note,
     }
+
+
+MIN_MOVE = 0.01
+"""Capture and avoidance need the benchmark to move at least 1% (a ratio over a near-zero
+move says nothing)."""
+
+
+def capture_ratio(strategy_return: float, bench_return: float) -> float:
+    """Uptrend capture from compounded returns over the same bars: strategy / benchmark;
+    NaN unless the benchmark gained at least `MIN_MOVE`."""
+    return strategy_return / bench_return if bench_return >= MIN_MOVE else float("nan")
+
+
+def avoidance_ratio(strategy_return: float, bench_return: float) -> float:
+    """Downtrend avoidance from compounded returns: 1 - strategy loss / benchmark loss; NaN
+    unless the benchmark lost at least `MIN_MOVE`."""
+    if not bench_return <= -MIN_MOVE:
+        return float("nan")
+    return 1.0 - max(-strategy_return, 0.0) / -bench_return

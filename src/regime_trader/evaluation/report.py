@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regime_trader.evaluation.metrics import ANNUALISED_KEYS, METRIC_KEYS, describe_years
+from regime_trader.evaluation.metrics import (
+    ANNUALISED_KEYS,
+    METRIC_KEYS,
+    avoidance_ratio,
+    capture_ratio,
+    describe_years,
+)
 from regime_trader.evaluation.report_plots import (
     drawdown_figure,
     equity_figure,
@@ -37,8 +43,6 @@ __all__ = [
 
 BENCHMARK = "buy_and_hold"
 """The policy capture and avoidance are measured against."""
-MIN_MOVE = 0.01
-"""Capture / avoidance need the benchmark to move this much (as in `evaluation/rows.py`)."""
 
 PERCENT_KEYS = frozenset(
     {"total_return", "cagr", "max_drawdown", "exposure", "win_rate", "capture", "avoidance"}
@@ -170,7 +174,7 @@ def capture_avoidance(
 ) -> dict[str, dict[str, float]]:
     """Uptrend capture and downtrend avoidance of each strategy against ``benchmark``.
 
-    The rule of the tidy rows (`evaluation/rows.py`), from compounded returns ``R`` over the
+    `metrics.capture_ratio` / `metrics.avoidance_ratio` (the tidy rows' rule), from compounded returns ``R`` over the
     bars of a regime (``per_regime_returns``): ``capture = R_s / R_b`` over uptrend bars,
     NaN unless the benchmark gained at least :data:`MIN_MOVE` there; ``avoidance = 1 -
     max(-R_s, 0) / -R_b`` over downtrend bars, NaN unless it lost at least :data:`MIN_MOVE`.
@@ -188,9 +192,8 @@ def capture_avoidance(
     up, down = bench.get("uptrend", np.nan), bench.get("downtrend", np.nan)
     out = {}
     for name, r in per_regime.items():
-        cap = r.get("uptrend", np.nan) / up if up >= MIN_MOVE else np.nan
-        loss = max(-r.get("downtrend", np.nan), 0.0)
-        avoid = 1.0 - loss / -down if down <= -MIN_MOVE else np.nan
+        cap = capture_ratio(r.get("uptrend", np.nan), up)
+        avoid = avoidance_ratio(r.get("downtrend", np.nan), down)
         out[name] = {"capture": float(cap), "avoidance": float(avoid)}
     return out
 

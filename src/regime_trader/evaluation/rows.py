@@ -18,28 +18,14 @@ import pandas as pd
 from regime_trader.envs.market import MarketData
 from regime_trader.evaluation import baselines as base
 from regime_trader.evaluation.backtest import BacktestResult, simulate
-from regime_trader.evaluation.metrics import compute_metrics
+from regime_trader.evaluation.metrics import avoidance_ratio, capture_ratio, compute_metrics
 from regime_trader.regimes import REGIME_NAMES
 
-MIN_MOVE = 0.01  # capture / avoidance need buy-and-hold to move >= 1% over those steps
 _METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "num_trades")
 
 
 def _compound(r: np.ndarray) -> float:
     return float(np.prod(1.0 + r) - 1.0)
-
-
-def capture_ratio(strategy: np.ndarray, bench: np.ndarray) -> float:
-    """Strategy / benchmark compounded return (NaN unless the benchmark gained at least
-    `MIN_MOVE`: a ratio over a near-zero move says nothing)."""
-    b = _compound(bench)
-    return _compound(strategy) / b if b >= MIN_MOVE else float("nan")
-
-
-def avoidance_ratio(strategy: np.ndarray, bench: np.ndarray) -> float:
-    """1 - strategy loss / benchmark loss (NaN unless the benchmark lost at least `MIN_MOVE`)."""
-    b = _compound(bench)
-    return 1.0 - max(-_compound(strategy), 0.0) / -b if b <= -MIN_MOVE else float("nan")
 
 
 def _row(key: dict[str, Any], policy: str, regime: str, idx, r, p, bpy: float) -> dict:
@@ -70,9 +56,13 @@ def policy_rows(
             continue
         row = _row(key, policy, name, res.index[mask], res.returns[mask], res.positions[mask], bpy)
         if name == "uptrend":
-            row["capture"] = capture_ratio(res.returns[mask], bench.returns[mask])
+            row["capture"] = capture_ratio(
+                _compound(res.returns[mask]), _compound(bench.returns[mask])
+            )
         if name == "downtrend":
-            row["avoidance"] = avoidance_ratio(res.returns[mask], bench.returns[mask])
+            row["avoidance"] = avoidance_ratio(
+                _compound(res.returns[mask]), _compound(bench.returns[mask])
+            )
         rows.append(row)
     return rows
 

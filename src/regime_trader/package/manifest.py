@@ -8,12 +8,12 @@ whose bytes (tampered or truncated) no longer match their hash.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from regime_trader.errors import ConfigError
+from regime_trader.utils.io import sha256_file
 
 FORMAT_VERSION = "1.0"
 """Package format ``MAJOR.MINOR``: a loader reads any minor version of its own major."""
@@ -28,15 +28,6 @@ WEIGHTS, CONFIG, FEATURES, CALIBRATION = (
 METRICS, METADATA, MODEL_CARD = "metrics.json", "metadata.json", "MODEL_CARD.md"
 REQUIRED: tuple[str, ...] = (WEIGHTS, CONFIG, FEATURES, METRICS, METADATA, MODEL_CARD)
 """Files every package holds (``calibration.json`` is optional)."""
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_manifest(folder: Path) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from regime_trader.errors import ConfigError
-from regime_trader.package.manifest import sha256_file
+from regime_trader.utils.io import sha256_file
 
 
 def _read(path: Path) -> dict[str, Any]:

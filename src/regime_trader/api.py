@@ -176,7 +176,6 @@ def calibrate_run(run_dir: str | Path, *, device: str = "cpu", min_gain: float =
         rule,
         greedy,
         chosen,
-        len(sharpes),
         scale=scale,
         weights_sha256=weights_digest(run_dir),
         period={"start": str(idx[first]), "end": str(idx[last])},

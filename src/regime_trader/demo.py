@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -51,12 +51,14 @@ class DemoResult:
     verification: pd.DataFrame | None = None  # tidy rows (`evaluation.results`)
 
 
-def _train_and_test(cfg: Config, run_dir: Path, data: Prepared, dev, progress: bool, label: str):
+def _train_and_test(
+    cfg: Config, run_dir: Path, data: Prepared, dev, progress: bool, label: str, calibrate: bool
+):
     from regime_trader.api import calibrate_run, load_policy
     from regime_trader.evaluation.calibrate import load_rule
 
     result = train(cfg, run_dir, data=data, progress=progress)
-    cal = calibrate_run(run_dir, device=str(dev)) if label != "original" else None
+    cal = calibrate_run(run_dir, device=str(dev)) if calibrate else None
     _, net, _ = load_policy(run_dir, dev)
     first, last = decision_bounds(data.market, cfg, data.split.test.start, data.split.test.stop)
     ev = evaluate_period(net, data.market, first, last, cfg, load_rule(run_dir))
@@ -83,12 +85,11 @@ def _train_and_test(cfg: Config, run_dir: Path, data: Prepared, dev, progress: b
 def _verification(run_dir: Path, data: Prepared, dev: torch.device) -> pd.DataFrame:
     """Original, regime-aware and calibrated over the test years and every scenario."""
     from regime_trader.evaluation.results import write_results
-    from regime_trader.evaluation.suite import evaluate_part, load_policies, synthetic_suite
+    from regime_trader.evaluation.suite import agent_policies, evaluate_part, synthetic_suite
     from regime_trader.evaluation.verify import write_verification
     from regime_trader.scenarios import SCENARIO_KINDS
 
-    pols = load_policies([f"original={run_dir}", f"regime_aware={run_dir / 'regime_aware'}"], dev)
-    pols = [replace(p, name="calibrated") if p.name.endswith("+cal") else p for p in pols]
+    pols = agent_policies(run_dir, run_dir / "regime_aware", dev)
     idx = data.market.index
     span = (idx[data.split.test.start], idx[data.split.test.stop - 1])
     frame = load_frame(pols[0].cfg)  # the policies rebuild their own features from the bars
@@ -139,11 +140,13 @@ def demo_run(
     run_dir = Path(out_root) / (run_id or time.strftime(f"demo-%Y%m%d-%H%M%S-{budget}"))
     dev = resolve_device(ocfg.train.device)
     data = prepare(ocfg, device=dev)
-    result, ev, _ = _train_and_test(ocfg, run_dir, data, dev, progress, "original")
+    result, ev, _ = _train_and_test(ocfg, run_dir, data, dev, progress, "original", False)
     if not regime_aware:
         return DemoResult(run_dir, result, ev, time.perf_counter() - started)
     rcfg = apply_sets(base.override(**REGIME_AWARE), sets)
-    extra = _train_and_test(rcfg, run_dir / "regime_aware", data, dev, progress, "regime-aware")
+    extra = _train_and_test(
+        rcfg, run_dir / "regime_aware", data, dev, progress, "regime-aware", True
+    )
     table = _verification(run_dir, data, dev)
     return DemoResult(
         run_dir, result, ev, time.perf_counter() - started, extra[:2], extra[2], table

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 
 from regime_trader.api import calibrate_run
@@ -18,8 +17,11 @@ def test_grid_starts_with_greedy_and_has_no_duplicates() -> None:
     rules = candidate_rules(0.5)
     assert rules[0] == DecisionRule()
     assert len(set(rules)) == len(rules)
-    full = np.prod([len(v) for v in GRID.values()]) * len(SIZINGS)
-    assert len(rules) < full + 1  # the threshold is moot without a boost
+    n = {k: len(v) for k, v in GRID.items()}
+    rest = n["margin"] * n["sell_up"] * n["buy_down"] * len(SIZINGS)
+    boosted = (n["boost"] - 1) * n["threshold"] * rest
+    unboosted = rest - 1  # the threshold is moot without a boost; one point is the greedy rule
+    assert len(rules) == 1 + boosted + unboosted
 
 
 def test_calibration_is_saved_loaded_and_reproducible(tmp_path, tiny_run) -> None:

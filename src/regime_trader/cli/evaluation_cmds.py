@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from regime_trader.cli.app import app
 from regime_trader.cli.base import (
@@ -17,49 +16,13 @@ from regime_trader.cli.base import (
     out,
     value,
 )
+from regime_trader.cli.tables import print_summary
 
 OutDirOpt = Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.")]
 DataList = Annotated[
     list[str] | None,
     typer.Option("--data", metavar="INPUT", help="Dataset name or file; repeatable."),
 ]
-
-
-def print_summary(rows, title: str) -> None:  # noqa: ANN001 - the tidy results frame
-    """Means over seeds/windows per series and policy (see `results.summary`)."""
-    from regime_trader.evaluation.results import summary
-
-    table = Table(
-        "kind",
-        "series",
-        "policy",
-        "runs",
-        "Sharpe",
-        "return",
-        "max DD",
-        "trades",
-        "up capture",
-        "down avoid",
-        title=title,
-    )
-    for r in summary(rows).itertuples():
-        table.add_row(
-            r.kind,
-            Path(str(r.series)).name.split(".")[0],
-            r.policy,
-            str(r.runs),
-            f"{r.sharpe:.2f}",
-            f"{r.total_return:+.1%}",
-            f"{r.max_drawdown:.1%}",
-            f"{r.num_trades:.0f}",
-            _pct(r.capture),
-            _pct(r.avoidance),
-        )
-    out.print(table)
-
-
-def _pct(x: float) -> str:
-    return "n/a" if x != x else f"{x:.0%}"
 
 
 @app.command(cls=Command)

@@ -48,12 +48,9 @@ def _pct(x: float) -> str:
     return "n/a" if x != x else f"{x:.0%}"
 
 
-def print_verification(rows, returns=None) -> None:  # noqa: ANN001 - tidy frames
-    """The demo's proof: agents and baselines on the test years and on the scenarios.
-
-    Test rows: Sharpe, return, max drawdown, uptrend capture, downtrend avoidance (rule
-    labels). Scenario rows: means over seeds with the generators' true labels.
-    """
+def print_summary(rows, title: str, policies: tuple[str, ...] | None = None) -> None:  # noqa: ANN001
+    """Means over seeds and windows per part and policy (`results.summary`): Sharpe, return,
+    max drawdown, trades, uptrend capture, downtrend avoidance; ``policies`` keeps some."""
     from regime_trader.evaluation.results import summary
 
     table = Table(
@@ -63,24 +60,25 @@ def print_verification(rows, returns=None) -> None:  # noqa: ANN001 - tidy frame
         "Sharpe",
         "return",
         "max DD",
+        "trades",
         "up capture",
         "down avoid",
-        title="Verification: test years (S&P 500) and synthetic scenarios (true labels)",
+        title=title,
     )
     s = summary(rows)
-    s["part"] = [
-        f"{k}: {Path(str(v)).name}" if k != "synthetic" else f"scenario: {v}"
-        for k, v in zip(s["kind"], s["series"], strict=True)
-    ]
-    keep = s[s["policy"].isin((*AGENTS, "buy_and_hold", "sma_crossover"))]
-    for r in keep.itertuples():
+    if policies is not None:
+        s = s[s["policy"].isin(policies)]
+    for r in s.itertuples():
+        name = Path(str(r.series)).name.split(".")[0]
+        part = f"scenario: {name}" if r.kind == "synthetic" else f"{r.kind}: {name}"
         table.add_row(
-            r.part,
+            part,
             r.policy,
             str(r.runs),
             f"{r.sharpe:.2f}",
             f"{r.total_return:+.1%}",
             f"{r.max_drawdown:.1%}",
+            f"{r.num_trades:.0f}",
             _pct(r.capture),
             _pct(r.avoidance),
         )

@@ -24,7 +24,7 @@ from regime_trader.cli.base import (
     out,
     value,
 )
-from regime_trader.cli.tables import print_metrics, print_per_regime, print_verification
+from regime_trader.cli.tables import AGENTS, print_metrics, print_per_regime, print_summary
 from regime_trader.errors import RegimeTraderError
 
 
@@ -232,7 +232,11 @@ def _print_demo(res) -> None:  # noqa: ANN001 - a demo.DemoResult (imported lazi
         out.print(line, markup=False)
     print_per_regime(per_regime)
     if res.verification is not None:
-        print_verification(res.verification)
+        print_summary(
+            res.verification,
+            "Verification: test years (S&P 500) and synthetic scenarios (true labels)",
+            policies=(*AGENTS, "buy_and_hold", "sma_crossover"),
+        )
         _print_evidence(res)
     agents = [("original", (res.train, res.test))]
     if res.regime_aware:

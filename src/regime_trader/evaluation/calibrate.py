@@ -64,11 +64,15 @@ class Calibration:
     rule: DecisionRule
     val_sharpe_greedy: float
     val_sharpe: float
-    trials: int
     scale: float
     weights_sha256: str
     period: dict[str, str]
-    trial_sharpes: tuple[float, ...] = ()  # validation Sharpe of every candidate (for the DSR)
+    trial_sharpes: tuple[float, ...]  # validation Sharpe of every candidate (for the DSR)
+
+    @property
+    def trials(self) -> int:
+        """Candidate rules tried (every one counts in the deflated Sharpe)."""
+        return len(self.trial_sharpes)
 
     @property
     def kept(self) -> bool:

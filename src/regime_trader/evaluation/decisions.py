@@ -134,7 +134,7 @@ def rule_actions(q: np.ndarray, probs: np.ndarray, rule: DecisionRule) -> np.nda
     """
     s = scores(q, probs, rule)
     best = s.argmax(axis=-1)
-    if rule.is_identity or (not any(rule.base) and not np.any(rule.regime_mod)):
+    if not any(rule.base) and not np.any(rule.regime_mod):  # no margins: plain argmax
         return best
     gap = np.take_along_axis(s, best[..., None], axis=-1)[..., 0] - s[..., spec.HOLD]
     margin = np.asarray(rule.base)[best] + _regime_margin(probs, best, rule)

@@ -14,7 +14,7 @@ twice: greedy (``NAME``) and calibrated (``NAME+cal``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +68,13 @@ def load_policies(runs: Sequence[str | Path], device: torch.device) -> list[Poli
     return out
 
 
+def agent_policies(original: Path, regime_aware: Path, device: torch.device) -> list[Policy]:
+    """``original``, ``regime_aware`` and (with its ``calibration.json``) ``calibrated``: the
+    three agents the demo and every walk-forward job compare."""
+    pols = load_policies([f"original={original}", f"regime_aware={regime_aware}"], device)
+    return [replace(p, name="calibrated") if p.name.endswith("+cal") else p for p in pols]
+
+
 def check_scenarios(names: Sequence[str]) -> tuple[str, ...]:
     """Validated scenario kinds (a `ConfigError` naming the unknown one and the choices)."""
     bad = [n for n in names if n not in SCENARIO_KINDS]
@@ -112,7 +119,12 @@ def evaluate_part(
     split: bool = False,
 ) -> tuple[list[dict], list[pd.DataFrame]]:
     """Rows and step returns of every policy and baseline on one series part."""
-    markets = [_prepared(p, frame, series, split).market for p in policies]
+    cache: dict[tuple[int, int], MarketData] = {}  # NAME and NAME+cal share one run's features
+    for p in policies:
+        key = (id(p.cfg), id(p.scaler))
+        if key not in cache:
+            cache[key] = _prepared(p, frame, series, split).market
+    markets = [cache[(id(p.cfg), id(p.scaler))] for p in policies]
     if span is None:
         span = (markets[0].index[0], markets[0].index[-1])
     lo_ts, hi_ts = _span(markets, policies, *span)

@@ -117,7 +117,7 @@ def run_job(job: Job) -> str:
     """Train, calibrate and test one job; returns the folder holding its rows."""
     from regime_trader.api import calibrate_run
     from regime_trader.data import load_ohlcv
-    from regime_trader.evaluation.suite import evaluate_part, load_policies
+    from regime_trader.evaluation.suite import agent_policies, evaluate_part
     from regime_trader.training import train
     from regime_trader.utils.device import resolve_device
 
@@ -130,11 +130,7 @@ def run_job(job: Job) -> str:
             train(job_config(base, job, preset), folder / name, progress=False, force=True)
             (folder / name / DONE).touch()
     calibrate_run(folder / "regime_aware")
-    dev = resolve_device("cpu")
-    pols = load_policies(
-        [f"original={folder / 'original'}", f"regime_aware={folder / 'regime_aware'}"], dev
-    )
-    pols = [p if not p.name.endswith("+cal") else _renamed(p, "calibrated") for p in pols]
+    pols = agent_policies(folder / "original", folder / "regime_aware", resolve_device("cpu"))
     frame = load_ohlcv(job.series)
     span = window_test_span(pd.DatetimeIndex(frame.index), job.window, base.env.window)
     rows, rets = evaluate_part(
@@ -172,12 +168,6 @@ def _scenario_part(pols, kind: str, job: Job):  # noqa: ANN001 - suite.Policy li
         window=job.unit,
         true_labels=truth,
     )
-
-
-def _renamed(policy, name: str):
-    import dataclasses
-
-    return dataclasses.replace(policy, name=name)
 
 
 def run_jobs(jobs: Sequence[Job], *, backend: str, workers: int, address: str | None) -> list[str]:

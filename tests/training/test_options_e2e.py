@@ -9,17 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from _evaluation import tiny_config
 from regime_trader.api import backtest_run
 from regime_trader.config import Config
 from regime_trader.training import train
 
 DAILY = Path(__file__).resolve().parents[3] / "shared" / "data" / "daily"
-TINY = {
-    "data": {"train_end": None, "val_end": None},
-    "env": {"window": 10},
-    "agent": {"hidden": [32, 32], "learning_starts": 500, "batch_size": 32},
-    "train": {"total_steps": 3000, "eval_every": 1500, "n_envs": 8, "seed": 0},
-}
 
 
 def _series(name: str) -> Path:
@@ -30,11 +25,8 @@ def _series(name: str) -> Path:
 
 
 def _config(source: Path, **sections: dict) -> Config:
-    raw = {k: dict(v) for k, v in TINY.items()}
-    raw["data"]["source"] = str(source)
-    for name, fields in sections.items():
-        raw[name] = {**raw.get(name, {}), **fields}
-    return Config.from_dict(raw)
+    """The shared tiny config, with run tracking left at its default (``auto``)."""
+    return tiny_config(source, tracking={"backend": "auto"}, **sections)
 
 
 def _train_and_backtest(cfg: Config, run: Path) -> dict:

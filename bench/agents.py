@@ -34,8 +34,12 @@ def bench_config(args: argparse.Namespace, net: str, seed: int) -> Config:
     """One config for every net: only ``agent.net`` differs."""
     return Config().override(
         data={"source": "spx", **dataset_split("spx")},
-        agent={"net": net, "batch_size": args.batch_size, "train_freq": args.train_freq,
-               "lstm_steps": args.lstm_steps},  # fmt: skip
+        agent={
+            "net": net,
+            "batch_size": args.batch_size,
+            "train_freq": args.train_freq,
+            "lstm_steps": args.lstm_steps,
+        },  # fmt: skip
         train={
             "total_steps": args.steps,
             "eval_every": max(args.steps // 10, 1000),

@@ -29,7 +29,6 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _docs import replace_section  # noqa: E402
-from regime_trader.evaluation.calibrate import read_trials  # noqa: E402
 from regime_trader.evaluation.results import read_results  # noqa: E402
 from regime_trader.evaluation.stats import (  # noqa: E402
     paired_columns,
@@ -37,6 +36,7 @@ from regime_trader.evaluation.stats import (  # noqa: E402
     sharpe_difference_ci,
 )
 from regime_trader.evaluation.stats_sharpe import deflated_sharpe_ratio  # noqa: E402
+from regime_trader.policy.calibration import read_trials  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "verification.md"
 MARK = "<!-- quality-targets -->"

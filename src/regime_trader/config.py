@@ -15,11 +15,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from regime_trader.errors import ConfigError
+from regime_trader.utils.timeframes import parse_timeframes
 
 Budget = Literal["tiny", "small", "full"]
 
@@ -83,6 +85,32 @@ class FeatureConfig(_Frozen):
         "['5min', '60min'] on minute data or ['W'] on daily data; each coarse bar is seen only "
         "after it has closed (docs/features.md). Empty: base features only.",
     )
+    long_horizon: bool = Field(
+        False,
+        description="Add the long-horizon daily features (distance to the SMAs of sma_periods, "
+        "momentum over momentum_lags, volatility against its vol_level_window level); off keeps "
+        "the base columns (docs/features.md).",
+    )
+    sma_periods: tuple[int, ...] = Field(
+        (50, 200), description="long_horizon: SMA periods of `sma_dist_N` (empty: none)."
+    )
+    momentum_lags: tuple[int, ...] = Field(
+        (63, 126, 252), description="long_horizon: lags in bars of `mom_N` (empty: none)."
+    )
+    vol_level_window: int = Field(
+        252,
+        ge=0,
+        description="long_horizon: bars of the volatility level in `vol_rel_N` (0: none).",
+    )
+
+    @field_validator("sma_periods", "momentum_lags")
+    @classmethod
+    def _check_periods(cls, value: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        """Every period >= 2 bars (lags >= 1), none repeated."""
+        low = 2 if info.field_name == "sma_periods" else 1
+        if any(v < low for v in value) or len(set(value)) != len(value):
+            raise ValueError(f"needs distinct periods >= {low} bars, got {list(value)}")
+        return value
 
     @field_validator("timeframes", mode="before")
     @classmethod
@@ -93,8 +121,6 @@ class FeatureConfig(_Frozen):
         if isinstance(value, str):
             value = value.split(",") if value.strip() else []
         if isinstance(value, (list, tuple)) and value:
-            from regime_trader.features.timeframes import parse_timeframes  # cycle-free here
-
             try:
                 return tuple(parse_timeframes([str(v) for v in value]))
             except ConfigError as err:
@@ -103,11 +129,16 @@ class FeatureConfig(_Frozen):
 
 
 class RegimeConfig(_Frozen):
-    """Rule-based regime thresholds, all scale-free (docs/features.md gives the shares)."""
+    """Rule-based regime thresholds, all scale-free (docs/regimes.md gives shares and returns)."""
 
-    window: int = Field(20, ge=5, description="Window of slope and volatility.")
+    window: int = Field(
+        126,
+        ge=5,
+        description="Window of slope and volatility: half a year of daily bars, the horizon at "
+        "which daily trends persist (docs/regimes.md; 20 was the plan's month).",
+    )
     trend_threshold: float = Field(
-        0.15, gt=0, description="|slope per bar| / per-bar volatility above which a market trends."
+        0.03, gt=0, description="|slope per bar| / per-bar volatility above which a market trends."
     )
     vol_history: int = Field(
         250, ge=20, description="Bars of the series' own history that set 'normal' volatility."
@@ -121,10 +152,10 @@ class RegimeConfig(_Frozen):
         0.0, ge=0, description="Trends need volatility ratio above this (plan's MIN_VOLATILITY)."
     )
     min_duration: int = Field(
-        1,
+        5,
         ge=1,
         description="Causal minimum duration: a label changes only after the new rule label has "
-        "held this many bars (1 = off; docs/features.md gives run lengths).",
+        "held this many bars (1 = off; docs/regimes.md gives run lengths).",
     )
 
 
@@ -382,9 +413,3 @@ class Config(_Frozen):
         """Apply a named budget (tiny, small, full) to the training length."""
         steps = BUDGET_STEPS[budget]
         return self.override(train={"total_steps": steps, "eval_every": max(steps // 10, 1000)})
-
-
-if __name__ == "__main__":
-    from regime_trader.config_docs import config_markdown
-
-    print(config_markdown(), end="")

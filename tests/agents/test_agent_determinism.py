@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from regime_trader.api import load_policy
-from regime_trader.evaluation.backtest import decision_range, greedy_backtest
-from regime_trader.evaluation.metrics import bars_per_year, compute_metrics
+from regime_trader.api import load_folder
+from regime_trader.policy.backtest import backtest_net, decision_range
+from regime_trader.policy.metrics import bars_per_year, compute_metrics
 from regime_trader.training import prepare, train
 
 
@@ -36,11 +36,11 @@ def _run(tiny_data, out: Path, seed: int):
     cfg = cfg.override(train={"seed": seed})
     result = train(cfg, out, data=data, progress=False)
     weights = load_file(str(out / "model.safetensors"))
-    _, net, _ = load_policy(out, torch.device("cpu"))
+    net = load_folder(out, torch.device("cpu")).net
     first, last = decision_range(
         data.market, cfg.env.window, cfg.env.fill, data.split.test.start, data.split.test.stop
     )
-    res = greedy_backtest(net, data.market, first, last, cfg.env)
+    res = backtest_net(net, data.market, first, last, cfg.env)
     metrics = compute_metrics(
         res.returns, res.positions, bars_per_year=bars_per_year(data.market.index)
     )

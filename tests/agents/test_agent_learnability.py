@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from regime_trader.api import load_policy
-from regime_trader.evaluation.backtest import decision_range, greedy_backtest
-from regime_trader.evaluation.metrics import bars_per_year, compute_metrics
+from regime_trader.api import load_folder
+from regime_trader.policy.backtest import backtest_net, decision_range
+from regime_trader.policy.metrics import bars_per_year, compute_metrics
 from regime_trader.training import prepare, train
 
 
@@ -36,14 +36,15 @@ def _train_and_backtest(ohlcv_factory, config_factory, tmp_path: Path, drift: fl
     result = train(cfg, tmp_path, data=data, progress=False)
     assert result.env_steps >= 10_000
     assert (tmp_path / "model.safetensors").is_file()
-    loaded_cfg, net, _ = load_policy(tmp_path, torch.device("cpu"))
+    loaded = load_folder(tmp_path, torch.device("cpu"))
+    loaded_cfg, net = loaded.config, loaded.net
     assert loaded_cfg == cfg
     assert not net.training
     first, last = decision_range(
         data.market, cfg.env.window, cfg.env.fill, data.split.test.start, data.split.test.stop
     )
     assert last - first > 60
-    res = greedy_backtest(net, data.market, first, last, cfg.env)
+    res = backtest_net(net, data.market, first, last, cfg.env)
     metrics = compute_metrics(
         res.returns, res.positions, bars_per_year=bars_per_year(data.market.index)
     )

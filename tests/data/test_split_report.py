@@ -19,7 +19,7 @@ from regime_trader.data.split_report import (
     save_split,
 )
 from regime_trader.errors import DataError
-from regime_trader.training.prepare import prepare, split_summary
+from regime_trader.policy.prepare import prepare, split_summary
 
 
 def test_default_config_splits_by_fractions() -> None:

@@ -12,14 +12,14 @@ from regime_trader.config import EnvConfig
 from regime_trader.envs import spec
 from regime_trader.envs.spec import BUY, HOLD, SELL
 from regime_trader.envs.trading_env import TradingEnv
-from regime_trader.evaluation.backtest import (
-    compose_walk,
-    decision_range,
-    greedy_backtest,
-    simulate,
-)
 from regime_trader.evaluation.baselines import buy_and_hold
 from regime_trader.nets import MLPQNet
+from regime_trader.policy.backtest import (
+    backtest_net,
+    compose_walk,
+    decision_range,
+    simulate,
+)
 
 
 def _run_env(env: TradingEnv, actions: np.ndarray) -> tuple[list[dict], float]:
@@ -118,13 +118,11 @@ def _mlp(window: int, n_features: int, seed: int) -> MLPQNet:
 
 
 @pytest.mark.parametrize(("allow_short", "seed"), [(False, 0), (True, 1), (False, 2), (True, 3)])
-def test_greedy_backtest_follows_argmax_along_its_path(
-    market, allow_short: bool, seed: int
-) -> None:
+def test_backtest_net_follows_argmax_along_its_path(market, allow_short: bool, seed: int) -> None:
     cfg = EnvConfig(window=10, allow_short=allow_short, cost_bps=5.0)
     net = _mlp(cfg.window, market.n_features, seed)
     first, last = decision_range(market, cfg.window, cfg.fill, 100, 400)
-    res = greedy_backtest(net, market, first, last, cfg)
+    res = backtest_net(net, market, first, last, cfg)
     # explicit step-by-step loop: observe, argmax, move
     pos, actions, positions = 0.0, [], []
     with torch.no_grad():
@@ -146,7 +144,7 @@ def test_greedy_backtest_follows_argmax_along_its_path(
     env = TradingEnv(market, cfg, start=first, end=last)
     _, equity = _run_env(env, np.asarray(actions))
     np.testing.assert_allclose(res.equity[-1], equity, rtol=1e-12)
-    assert net.training  # greedy_backtest restores the mode it found
+    assert net.training  # backtest_net restores the mode it found
 
 
 class StatePolicy(torch.nn.Module):
@@ -172,12 +170,12 @@ class StatePolicy(torch.nn.Module):
         (True, {-1.0: HOLD, 0.0: SELL, 1.0: BUY}, [-1, -1, -1, -1]),
     ],
 )
-def test_greedy_backtest_walks_state_dependent_policies(
+def test_backtest_net_walks_state_dependent_policies(
     market, allow_short: bool, policy: dict[float, int], want: list[int]
 ) -> None:
     cfg = EnvConfig(window=10, allow_short=allow_short, cost_bps=5.0)
     first = 200
-    res = greedy_backtest(StatePolicy(policy), market, first, first + 3, cfg)
+    res = backtest_net(StatePolicy(policy), market, first, first + 3, cfg)
     np.testing.assert_array_equal(res.positions, want)
     ref = simulate(market, np.asarray(want, float), first, first + 3, cfg.cost_bps)
     np.testing.assert_allclose(res.returns, ref.returns, rtol=1e-12)

@@ -18,10 +18,10 @@ from regime_trader.envs.market import MarketData
 from regime_trader.envs.spec import BUY, HOLD, SELL
 from regime_trader.envs.trading_env import TradingEnv
 from regime_trader.envs.vector_env import VectorTradingEnv
-from regime_trader.evaluation.backtest import decision_range, simulate
-from regime_trader.evaluation.metrics import bars_per_year
+from regime_trader.policy.backtest import decision_range, simulate
+from regime_trader.policy.metrics import bars_per_year
+from regime_trader.policy.prepare import bar_sizes, prepare
 from regime_trader.training.curriculum import concat
-from regime_trader.training.prepare import bar_sizes, prepare
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -128,7 +128,7 @@ def test_cost_on_traded_notional_three_bars() -> None:
     trs = [vec.step(torch.tensor([a])) for a in actions]
     assert [float(tr.cost[0]) for tr in trs] == [i["cost"] for i in infos]
     assert [float(tr.step_return[0]) for tr in trs] == [i["step_return"] for i in infos]
-    res = simulate(m, np.array([1.0, 1.0, 0.0]), 0, 2, cfg.cost_bps, sized=True)
+    res = simulate(m, np.array([1.0, 1.0, 0.0]) * m.size.numpy()[:3], 0, 2, cfg.cost_bps)
     np.testing.assert_array_equal(res.positions, [0.5, 0.75, 0.0])
     np.testing.assert_array_equal(res.costs, [i["cost"] for i in infos])
     np.testing.assert_array_equal(res.returns, [i["step_return"] for i in infos])
@@ -148,7 +148,7 @@ def test_full_size_is_exactly_the_unsized_maths() -> None:
 
 
 def _parity(m: MarketData, cfg: EnvConfig, start: int, actions, reward=None) -> None:
-    """Gym env, batched env and ``simulate(sized=True)`` on one action sequence from ``start``."""
+    """Gym env, batched env and ``simulate`` of the sized notional on one action sequence."""
     stop = start + len(actions) - 1
     gym_env = TradingEnv(m, cfg, start=start, end=stop, reward=reward)
     gym_env.reset()
@@ -166,7 +166,8 @@ def _parity(m: MarketData, cfg: EnvConfig, start: int, actions, reward=None) -> 
     np.testing.assert_array_equal([float(tr.cost[0]) for tr in trs], gym_cost)
     assert [float(tr.reward[0]) for tr in trs] == [float(np.float32(r)) for r in rewards]
     sides = spec.positions_from_actions(np.asarray(actions), cfg.allow_short)
-    res = simulate(m, sides, start, stop, cfg.cost_bps, sized=True)
+    size = m.size.numpy()[start : stop + 1]
+    res = simulate(m, sides * size, start, stop, cfg.cost_bps)
     np.testing.assert_array_equal(res.returns, gym_ret)
     np.testing.assert_array_equal(res.costs, gym_cost)
     np.testing.assert_array_equal(res.positions, [i["notional"] for i in infos])

@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from regime_trader.config import EnvConfig
-from regime_trader.evaluation.backtest import greedy_backtest, regime_accuracy
 from regime_trader.nets import EnhancedDQN, MLPQNet
+from regime_trader.policy.backtest import backtest_net, regime_accuracy
 
 
 def test_regime_predictions_and_accuracy(tiny_market):
@@ -13,7 +13,7 @@ def test_regime_predictions_and_accuracy(tiny_market):
     cfg = EnvConfig(window=5)
     net = EnhancedDQN(5, tiny_market.n_features, d_model=8, heads=2, lstm_hidden=8).eval()
     first, last = 10, 60
-    res = greedy_backtest(net, tiny_market, first, last, cfg)
+    res = backtest_net(net, tiny_market, first, last, cfg)
     t = torch.arange(first, last + 1)
     with torch.no_grad():
         _, logits = net(tiny_market.windows(t, 5), torch.zeros(len(t), 1))
@@ -25,7 +25,5 @@ def test_regime_predictions_and_accuracy(tiny_market):
 
 
 def test_no_detector_no_accuracy(tiny_market):
-    res = greedy_backtest(
-        MLPQNet(5, tiny_market.n_features), tiny_market, 10, 40, EnvConfig(window=5)
-    )
+    res = backtest_net(MLPQNet(5, tiny_market.n_features), tiny_market, 10, 40, EnvConfig(window=5))
     assert res.regime_pred is None and regime_accuracy(res, tiny_market) is None

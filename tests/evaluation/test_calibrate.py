@@ -9,8 +9,8 @@ import pytest
 
 from regime_trader.api import calibrate_run
 from regime_trader.errors import ConfigError
-from regime_trader.evaluation.calibrate import GRID, SIZINGS, candidate_rules, load_rule
-from regime_trader.evaluation.decisions import DecisionRule
+from regime_trader.policy.calibration import GRID, SIZINGS, candidate_rules, load_rule
+from regime_trader.policy.rule import DecisionRule
 
 
 def test_grid_starts_with_greedy_and_has_no_duplicates() -> None:

@@ -7,8 +7,8 @@ import pytest
 
 from regime_trader.envs import spec
 from regime_trader.errors import ConfigError
-from regime_trader.evaluation.backtest import walk_policy
-from regime_trader.evaluation.decisions import (
+from regime_trader.policy.backtest import walk_policy
+from regime_trader.policy.rule import (
     DecisionRule,
     position_sizes,
     regime_probabilities,
@@ -103,8 +103,8 @@ def test_boost_is_the_uptrend_calibrator() -> None:
     """The rule's boost is the plan's `UptrendCalibrator` (nets/calibration.py), same formula."""
     import torch
 
-    from regime_trader.evaluation.decisions import scores
     from regime_trader.nets.calibration import UptrendCalibrator
+    from regime_trader.policy.rule import scores
 
     q = _q(64, 1)[:, 0]
     probs = np.random.default_rng(5).dirichlet(np.ones(4), 64)

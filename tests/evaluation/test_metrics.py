@@ -1,4 +1,4 @@
-"""Golden, degenerate-case and property tests for regime_trader.evaluation.metrics."""
+"""Golden, degenerate-case and property tests for regime_trader.policy.metrics."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regime_trader.evaluation.metrics import (
+from regime_trader.policy.metrics import (
     METRIC_KEYS,
+    TRADE_COLUMNS,
     bars_per_year,
     compute_metrics,
     drawdown,
@@ -107,18 +108,15 @@ def test_trade_table_with_fill_prices() -> None:
     r = np.array([0.0, 0.02, -0.01, 0.03, 0.01, 0.0, -0.02])
     p = np.array([0.0, 1.0, 1.0, -1.0, -1.0, 0.0, 1.0])
     fills = np.arange(100.0, 107.0)
-    t = trade_table(idx, r, p, fill_prices=fills)
-    assert list(t.columns) == [
-        "entry_time",
-        "exit_time",
-        "side",
-        "bars",
-        "return",
-        "entry_price",
-        "exit_price",
-    ]
-    assert list(t["entry_time"]) == [idx[1], idx[3], idx[6]]
-    assert list(t["exit_time"]) == [idx[2], idx[4], idx[6]]
+    fill_times = idx + pd.Timedelta(minutes=1)  # each decision fills a minute later
+    t = trade_table(idx, r, p, fill_prices=fills, fill_times=fill_times)
+    assert list(t.columns) == list(TRADE_COLUMNS)
+    assert list(t["entry_decision_time"]) == [idx[1], idx[3], idx[6]]
+    assert list(t["entry_time"]) == [fill_times[1], fill_times[3], fill_times[6]]
+    # closed by the decision of the first step without the side; the last is still open
+    assert list(t["exit_decision_time"][:2]) == [idx[3], idx[5]]
+    assert list(t["exit_time"][:2]) == [fill_times[3], fill_times[5]]
+    assert t[["exit_decision_time", "exit_time"]].iloc[2].isna().all()
     assert list(t["side"]) == ["long", "short", "long"]
     assert list(t["bars"]) == [2, 2, 1]
     np.testing.assert_allclose(t["return"], [1.02 * 0.99 - 1, 1.03 * 1.01 - 1, -0.02])

@@ -17,9 +17,10 @@ from regime_trader.evaluation.evaluate import (
     split_notes,
     write_outputs,
 )
-from regime_trader.evaluation.metrics import describe_years, period_summary
 from regime_trader.evaluation.report import period_lines
-from regime_trader.training.prepare import prepare, split_summary
+from regime_trader.policy.metrics import describe_years, period_summary
+from regime_trader.policy.policy import Policy
+from regime_trader.policy.prepare import prepare, split_summary
 
 
 class _AlwaysLong(nn.Module):
@@ -61,7 +62,13 @@ def short_test(ohlcv_factory, config_factory):
     cfg = config_factory(env={"window": 10})
     data = prepare(cfg, ohlcv=ohlcv_factory(600, seed=4))
     first, last = decision_bounds(data.market, cfg, data.split.test.start, data.split.test.stop)
-    return cfg, data, first, last, evaluate_period(_AlwaysLong(), data.market, first, last, cfg)
+    return (
+        cfg,
+        data,
+        first,
+        last,
+        evaluate_period(Policy(cfg, _AlwaysLong(), data.scaler), data.market, first, last),
+    )
 
 
 @pytest.mark.slow  # ~2 s on two busy cores

@@ -11,12 +11,6 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from regime_trader.evaluation.metrics import (
-    METRIC_KEYS,
-    compute_metrics,
-    per_regime_returns,
-    trade_table,
-)
 from regime_trader.evaluation.report import (
     METRIC_LABELS,
     capture_avoidance,
@@ -26,6 +20,12 @@ from regime_trader.evaluation.report import (
     write_report,
 )
 from regime_trader.evaluation.report_plots import set_equity_ticks
+from regime_trader.policy.metrics import (
+    METRIC_KEYS,
+    compute_metrics,
+    per_regime_returns,
+    trade_table,
+)
 
 IMG_TAG = '<img alt="'
 DATA_URI = 'src="data:image/png;base64,'

@@ -8,7 +8,6 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
-from regime_trader.evaluation.metrics import compute_metrics
 from regime_trader.evaluation.stats import (
     annualised_sharpe,
     deflated_sharpe_ratio,
@@ -24,6 +23,7 @@ from regime_trader.evaluation.stats import (
     sharpe_difference_ci,
     stratified_bootstrap_ci,
 )
+from regime_trader.policy.metrics import compute_metrics
 
 
 def ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from regime_trader.errors import ConfigError
-from regime_trader.evaluation.metrics import avoidance_ratio, capture_ratio
 from regime_trader.evaluation.results import RESULT_COLUMNS, read_results, summary
-from regime_trader.evaluation.suite import (
+from regime_trader.policy.metrics import avoidance_ratio, capture_ratio
+from regime_trader.workflows.suite import (
     evaluate_part,
     evaluate_suite,
     load_policies,

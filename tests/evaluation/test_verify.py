@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regime_trader.evaluation.metrics import compute_metrics
+from regime_trader.errors import ConfigError
+from regime_trader.evaluation.report_plots import policy_label
 from regime_trader.evaluation.results import RESULT_COLUMNS, RETURN_COLUMNS
 from regime_trader.evaluation.verify import ALL, build_verification, write_verification
-from regime_trader.evaluation.verify_tables import DECIMALS, TABLES
+from regime_trader.evaluation.verify_tables import DECIMALS, EMPTY, TEXT_FORMATS, tables
+from regime_trader.policy.metrics import compute_metrics
 
 REGIMES = ("uptrend", "downtrend", "plateau", "oscillating")
 
@@ -92,17 +94,32 @@ def _overall(report: dict, cand: str = "enhanced") -> dict:
     return next(r for r in report["verdict"] if r["candidate"] == cand and r["scope"] == ALL)
 
 
+SIX = ("aaa", "bbb", "ccc", "ddd", "eee", "fff")
+
+
 def test_planted_edge_is_found() -> None:
-    rows, rets = synthetic_tables(edge=0.002)
+    """Six series: whole-series sign flips reach p = 2/64; per series, 3 windows cannot."""
+    rows, rets = synthetic_tables(edge=0.002, series=SIX)
     report = build_verification(rows, rets, n_boot=300, seed=1)
     assert report["settings"]["candidates"] == ["enhanced"]
+    overall = _overall(report)
+    assert overall["sharpe_diff"] > 0 and overall["ci_low"] > 0  # the CI excludes 0
+    assert overall["p_perm"] == pytest.approx(2 / 64) and overall["verdict"] == "better"
+    assert overall["test_unit"] == "series" and overall["n_cells"] == 18
     per_series = [r for r in report["verdict"] if r["scope"] != ALL]
-    assert len(per_series) == 3
-    for rec in [_overall(report), *per_series]:
-        assert rec["sharpe_diff"] > 0 and rec["ci_low"] > 0  # the CI excludes 0
-        assert rec["p_holm"] < 0.05 and rec["verdict"] == "better"
-    assert report["settings"]["holm_on"] == "permutation"
-    assert _overall(report)["poi"] > 0.5 and _overall(report)["wins"] == 27
+    assert len(per_series) == 6
+    for rec in per_series:  # 3 cells: the smallest two-sided p is 0.25, never below alpha
+        assert rec["sharpe_diff"] > 0 and rec["p_holm"] is None
+        assert rec["verdict"] == "untested (too few windows)" and "cannot reach" in rec["holm_note"]
+    assert report["settings"]["holm_on"].startswith("series sign-flip")
+    assert overall["poi"] > 0.5 and overall["wins"] == 54
+
+
+def test_three_series_cannot_reach_alpha_and_say_so() -> None:
+    rows, rets = synthetic_tables(edge=0.002)
+    overall = _overall(build_verification(rows, rets, n_boot=300, seed=1))
+    assert overall["p_perm"] == pytest.approx(0.25) and overall["can_reach_alpha"] is False
+    assert overall["verdict"] == "no significant difference"
 
 
 def test_identical_policy_is_not_significant() -> None:
@@ -110,8 +127,9 @@ def test_identical_policy_is_not_significant() -> None:
     report = build_verification(rows, rets, n_boot=300, seed=1)
     for rec in report["verdict"]:
         assert rec["sharpe_diff"] == pytest.approx(0.0, abs=1e-12)
-        assert not rec["ci_low"] > 0 and not rec["ci_high"] < 0
-        assert rec["p_perm"] == 1.0 and rec["verdict"] == "no significant difference"
+        assert not (rec["ci_low"] or 0) > 0 and not (rec["ci_high"] or 0) < 0
+        assert rec["p_perm"] == 1.0
+        assert rec["verdict"] in ("no significant difference", "untested (too few windows)")
 
 
 def test_unknown_reference_names_the_policies() -> None:
@@ -140,16 +158,21 @@ def test_markdown_numbers_equal_json(tmp_path: Path) -> None:
         (rows, rets), tmp_path / "v", n_trials=12, n_boot=200
     )
     report = json.loads(json_path.read_text(encoding="utf-8"))
-    tables = _markdown_tables(md_path.read_text(encoding="utf-8"))
+    md_tables = _markdown_tables(md_path.read_text(encoding="utf-8"))
     checked = 0
-    for heading, key, columns in TABLES.values():
-        body = tables[heading]
+    md_text = md_path.read_text(encoding="utf-8")
+    for name, (heading, key, columns) in tables(report).items():
+        if not report[key]:  # left out, with the line saying why
+            assert not md_tables.get(heading) and EMPTY[name] in md_text
+            continue
+        body = md_tables[heading]
         assert len(body) == len(report[key]) > 0
         for cells, record in zip(body, report[key], strict=True):
             for cell, col in zip(cells, columns, strict=True):
                 values = [record[k] for k in col.keys]
-                if col.fmt == "text":
-                    assert cell == str(values[0])
+                if col.fmt in TEXT_FORMATS:
+                    shown = policy_label(values[0]) if col.fmt == "policy" else str(values[0])
+                    assert cell == shown
                     continue
                 if any(v is None for v in values):
                     assert "n/a" in cell
@@ -165,7 +188,7 @@ def test_markdown_numbers_equal_json(tmp_path: Path) -> None:
     assert _overall(report)["dsr"] is not None
     text = html_path.read_text(encoding="utf-8")
     assert text.count("data:image/png;base64,") >= 5 and "<script" not in text
-    assert "No prices were given" in text
+    assert "Price charts are not drawn" in text and "prices=" not in text
 
 
 def test_price_figure_with_prices(tmp_path: Path) -> None:
@@ -178,4 +201,28 @@ def test_price_figure_with_prices(tmp_path: Path) -> None:
     }
     html_path, _, _ = write_verification((rows, rets), tmp_path, prices=prices, n_boot=100)
     text = html_path.read_text(encoding="utf-8")
-    assert "aaa price by regime" in text and "No prices were given" not in text
+    assert "aaa price by regime" in text and "Price charts are not drawn" not in text
+
+
+def test_verify_survives_what_the_work_can_produce() -> None:
+    """Real and stress rows of one series, a policy that never trades, and a missing
+    reference: a report or a one-line ConfigError, never a crash after the work is done."""
+    rows, rets = synthetic_tables(edge=0.001, series=SIX, windows=2, seeds=2)
+    flat = rows[rows["policy"] == "original"].copy()
+    flat["policy"] = "never_trades"
+    for col in ("sharpe", "total_return", "trades", "exposure"):
+        flat[col] = 0.0
+    flat_rets = rets[rets["policy"] == "original"].assign(policy="never_trades", ret=0.0)
+    rows, rets = pd.concat([rows, flat], ignore_index=True), pd.concat([rets, flat_rets])
+    stress = rows[rows["series"] == "aaa"].assign(series="aaa (stress)", kind="stress")
+    stress_rets = rets[rets["series"] == "aaa"].assign(series="aaa (stress)")
+    all_rows = pd.concat([rows, stress], ignore_index=True)
+    all_rets = pd.concat([rets, stress_rets], ignore_index=True)
+    report = build_verification(
+        all_rows, all_rets, candidates=["never_trades"], n_trials=5, n_boot=200, seed=0
+    )
+    assert _overall(report, "never_trades")["dsr"] is None  # no variance: no deflated Sharpe
+    with pytest.raises(ConfigError, match="policies found"):
+        build_verification(all_rows, all_rets, reference="nobody")
+    with pytest.raises(ConfigError, match="policies found"):
+        build_verification(all_rows, all_rets, candidates=["nobody"])

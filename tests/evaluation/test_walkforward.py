@@ -9,7 +9,7 @@ from _evaluation import tiny_config
 from regime_trader.cli import run
 from regime_trader.errors import DataError
 from regime_trader.evaluation.results import read_results
-from regime_trader.evaluation.walkforward import make_windows, walkforward, window_test_span
+from regime_trader.workflows.walkforward import make_windows, walkforward, window_test_span
 
 
 def _index(n: int) -> pd.DatetimeIndex:
@@ -24,15 +24,19 @@ def test_windows_roll_forward_and_never_overlap_their_tests() -> None:
     for w in ws:
         assert w.start < w.train_end < w.val_end < w.end
     for a, b in zip(ws, ws[1:], strict=False):
-        assert a.end == b.val_end  # the next window validates where this one tested
+        assert a.end < b.test_start  # tests never overlap
         assert pd.Timestamp(b.end) - pd.Timestamp(a.end) == pd.Timedelta(days=100)
 
 
-def test_test_span_starts_an_embargo_after_validation() -> None:
+def test_test_windows_have_the_length_asked_after_the_embargo() -> None:
     idx = _index(1000)
-    w = make_windows(idx, 1, train_bars=400, val_bars=100, test_bars=100)[0]
-    lo, hi = window_test_span(idx, w, embargo=10)
-    assert lo == idx[900 + 10] and hi == idx[-1]
+    ws = make_windows(idx, 2, train_bars=400, val_bars=100, test_bars=100, embargo=10)
+    for w in ws:
+        lo, hi = window_test_span(idx, w, embargo=10)
+        assert lo == pd.Timestamp(w.test_start) and hi == pd.Timestamp(w.end)
+        assert len(idx[(idx >= lo) & (idx <= hi)]) == 100  # exactly --test-bars decisions
+        val_end = idx.get_loc(pd.Timestamp(w.val_end))
+        assert idx.get_loc(lo) == val_end + 1 + 10  # the embargo after validation
 
 
 def test_too_short_series_is_a_clear_error() -> None:

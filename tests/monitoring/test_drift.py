@@ -1,5 +1,5 @@
-"""PSI against a hand computation; drift fires on a shift, not on a large same-distribution
-sample; regime-mix distance."""
+"""PSI against a hand computation; calibrated ranges; drift limits calibrated per feature fire on
+a shift and not on a same-distribution sample; regime-mix ranges and distance."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from regime_trader.monitoring.drift import KS_FLOOR, feature_drift, psi, regime_mix_shift
+from regime_trader.monitoring.calibrate import calibrated_range, window_counts
+from regime_trader.monitoring.drift import PSI_FLOOR, DriftReference, psi
+from regime_trader.monitoring.regime_mix import RegimeReference, regime_mix_shift
 
 
 def test_psi_matches_a_hand_computed_value() -> None:
@@ -18,31 +20,56 @@ def test_psi_matches_a_hand_computed_value() -> None:
     hand = sum((a - 0.25) * math.log(a / 0.25) for a in shares)  # = 0.228...
     assert psi(expected, actual, bins=4) == pytest.approx(hand, rel=1e-12)
     assert psi(expected, expected, bins=4) == 0.0
+    # a value never seen in training lands in its own bin (expected share floored at 1e-4)
+    outside = np.r_[actual[:90], np.full(10, 500.0)]
+    assert psi(expected, outside, bins=4) > psi(expected, actual, bins=4) + 0.5
 
 
-def test_drift_fires_on_a_shifted_feature_only() -> None:
+def test_calibrated_range_widens_the_extremes_from_the_median() -> None:
+    v = np.array([[0.0], [1.0], [2.0], [3.0], [10.0]])
+    lo, hi = calibrated_range(v, margin=0.5)
+    assert lo[0] == pytest.approx(0.0 - 0.5 * (2.0 - 0.0))
+    assert hi[0] == pytest.approx(10.0 + 0.5 * (10.0 - 2.0))
+    counts = window_counts(np.array([0, 1, 1, 2, -1]), 3, window=2)
+    np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 2, 0], [0, 1, 1], [0, 0, 1]])
+
+
+def test_drift_limits_fire_on_a_shifted_feature_only() -> None:
     rng = np.random.default_rng(0)
-    ref = rng.standard_normal((5000, 3))
-    live = rng.standard_normal((2000, 3))
+    train, val = rng.standard_normal((4000, 3)), rng.standard_normal((1000, 3))
+    ref = DriftReference.calibrate(train, ["a", "b", "c"], window=250, validation=val)
+    assert (ref.limits >= PSI_FLOOR).all()
+    for i in range(0, 751, 50):  # every validation window is under its limits
+        assert ref.ratios(val[i : i + 250]).max() <= 1.0
+    live = rng.standard_normal((250, 3))
     live[:, 1] += 0.5  # half a standard deviation
-    res = feature_drift(ref, live, ["a", "b", "c"])
-    assert [d.feature for d in res if d.drifted] == ["b"]
-    assert res[1].psi > 0.2 and res[1].ks_stat > KS_FLOOR
+    ratios = ref.ratios(live)
+    assert ratios[1] > 1.0 and ratios[0] < 1.0 and ratios[2] < 1.0
+    again = DriftReference.from_dict(ref.to_dict())
+    np.testing.assert_allclose(again.ratios(live), ratios)
 
 
-def test_no_drift_on_a_large_same_distribution_sample() -> None:
-    """50,000 live rows: a tiny shift is 'significant' by p-value, yet not drift."""
+def test_rolling_feature_is_not_drift_by_the_fixed_reading() -> None:
+    """An autocorrelated feature: its windows' PSI is far above the fixed 0.2 reading without
+    any change, so its limit is calibrated to that level."""
     rng = np.random.default_rng(1)
-    ref = rng.standard_normal((20_000, 4))
-    live = rng.standard_normal((50_000, 4))
-    live[:, 3] += 0.04  # 4% of a sd: p << 0.01 at this size, D ~ 0.016
-    res = feature_drift(ref, live, list("wxyz"))
-    assert not any(d.drifted for d in res)
-    assert res[3].ks_pvalue < 0.01  # a raw p-value rule would have fired
+    noise = rng.standard_normal(7000)
+    slow = np.convolve(noise, np.ones(60) / 60, mode="valid")[:6000, None]  # a 60-bar mean
+    ref = DriftReference.calibrate(slow[:4000], ["slow"], window=250, validation=slow[4000:5000])
+    held_out = [slow[i : i + 250] for i in range(5000, 5751, 50)]  # never calibrated on
+    assert np.median([ref.psi_of(w)[0] for w in held_out]) > 0.2  # the fixed reading alarms
+    assert max(ref.ratios(w)[0] for w in held_out) < 1.0
 
 
-def test_regime_mix_shift_is_total_variation() -> None:
+def test_regime_mix_ranges_and_distance() -> None:
     a = np.array([0] * 50 + [1] * 50)
     b = np.array([0] * 80 + [2] * 20 + [-1] * 30)  # unknown labels ignored
     assert regime_mix_shift(a, b) == pytest.approx(0.5 * (0.3 + 0.5 + 0.2))
     assert regime_mix_shift(a, a) == 0.0
+    rng = np.random.default_rng(2)
+    labels = np.repeat(rng.integers(0, 4, 200), 20)  # 20-bar regimes, balanced mix
+    ref = RegimeReference.calibrate(labels[:3000], window=200, validation=labels[3000:])
+    assert ref.score(labels[3500:3700])[0] <= 1.0
+    score, shares, _ = ref.score(np.full(200, 1))  # only downtrends
+    assert score > 1.0 and shares[1] == 1.0
+    assert not ref.ready(np.full(200, -1))  # warm-up labels: no verdict

@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 from regime_trader.errors import ConfigError
 from regime_trader.evaluation import abtest_power as ap
-from regime_trader.evaluation.abtest import ABSettings, abtest, check_compatible, load_models
+from regime_trader.evaluation.abtest import check_compatible
 from regime_trader.evaluation.abtest_sequential import (
     SequentialPlan,
     sequential_test,
@@ -21,6 +21,7 @@ from regime_trader.evaluation.abtest_sequential import (
 )
 from regime_trader.evaluation.results import RESULT_COLUMNS
 from regime_trader.evaluation.stats import paired_permutation_test
+from regime_trader.workflows.abtest import ABSettings, abtest, load_models
 
 
 def _closed_form_power(d: float, n: int, alpha: float) -> float:
@@ -130,7 +131,9 @@ def test_sequential_test_on_a_growing_record() -> None:
 @pytest.mark.slow  # two tiny trainings (session fixtures) and 3 x 6 backtests
 def test_abtest_end_to_end(package_a, package_b, run_a, bars_csv, tmp_path) -> None:
     out = tmp_path / "ab"
-    summary = abtest([package_a, package_b, run_a], str(bars_csv), ABSettings(runs=6), out=out)
+    settings = ABSettings(runs=6, allow_in_sample=True, start="2000-01-01")  # the whole series
+    summary = abtest([package_a, package_b, run_a], str(bars_csv), settings, out=out)
+    assert summary["in_sample"] is True
     comps = {c["challenger"]: c for c in summary["comparisons"]}
     assert set(comps) == {"B:run_b", "C:run_a"}
     same = [c for c in summary["comparisons"] if c["challenger"].startswith("C:")][0]

@@ -57,7 +57,7 @@ def test_register_refuses_a_tampered_package(package_a, tmp_path, capsys) -> Non
 def test_abtest_command(package_a, bars_csv, tmp_path, capsys) -> None:
     out_dir = tmp_path / "ab"
     code, out, _ = _run(capsys, "abtest", package_a, package_a, "--data", bars_csv, "--runs",
-                        "6", "--out", out_dir)  # fmt: skip
+                        "2", "--out", out_dir)  # fmt: skip
     assert code == 0 and "keep" in out and "10 runs detect only d_z >= 1.00" in out
     assert (out_dir / "abtest.json").is_file() and (out_dir / "results.parquet").is_file()
     code, _, err = _run(capsys, "abtest", package_a, "--data", bars_csv)

@@ -11,11 +11,12 @@ import pytest
 
 import regime_trader
 from regime_trader.errors import ConfigError
-from regime_trader.evaluation.backtest import decision_range, greedy_backtest
-from regime_trader.evaluation.decisions import DecisionRule
 from regime_trader.package import DECISION_COLUMNS, build_package, load, verify
 from regime_trader.package import build as build_mod
 from regime_trader.package import manifest as mf
+from regime_trader.policy.backtest import backtest_net, decision_range
+from regime_trader.policy.calibration import Calibration, save_calibration, weights_digest
+from regime_trader.policy.rule import DecisionRule
 
 RULE = DecisionRule(base=(0.0, 0.02, 0.01), boost=0.3, sizing="confidence")
 
@@ -28,7 +29,7 @@ def _backtest_positions(pkg, bars):
     data = pkg.prepare(bars)
     env = pkg.config.env
     first, last = decision_range(data.market, env.window, env.fill, 0, len(data.market))
-    return greedy_backtest(pkg.net, data.market, first, last, env, pkg.rule)
+    return backtest_net(pkg.net, data.market, first, last, env, pkg.rule)
 
 
 def test_package_holds_every_file_and_metadata(package_a: Path) -> None:
@@ -80,6 +81,7 @@ def test_decide_equals_the_user_backtest(run_a, package_a, bars, bars_csv, tmp_p
 
     backtest_run(run_a, str(bars_csv), tmp_path / "bt", device="cpu")
     equity = pd.read_csv(tmp_path / "bt" / "equity.csv", index_col=0, parse_dates=True)
+    equity = equity.dropna(subset=["position"])  # the last row only ends the last step
     decisions = load(package_a).decide(bars)
     assert len(equity) > 500 and set(equity.index) <= set(decisions.index)
     np.testing.assert_array_equal(
@@ -89,7 +91,7 @@ def test_decide_equals_the_user_backtest(run_a, package_a, bars, bars_csv, tmp_p
 
 def test_calibration_travels_with_the_package(run_a: Path, bars, tmp_path: Path) -> None:
     run = Path(shutil.copytree(run_a, tmp_path / "run"))
-    (run / "calibration.json").write_text(json.dumps(RULE.to_dict()))
+    save_calibration(run, _calibration(run, RULE))  # the run's own record, digest included
     pkg = load(build_package(run, tmp_path / "pkg"))
     assert pkg.rule == RULE and (tmp_path / "pkg" / mf.CALIBRATION).is_file()
     result = _backtest_positions(pkg, bars)
@@ -189,3 +191,8 @@ def test_import_stays_light_and_short_bars_are_refused(package_a: Path, bars) ->
 
     with pytest.raises(DataError, match="too few to backtest"):
         load(package_a).decide(bars.iloc[:30])
+
+
+def _calibration(run: Path, rule: DecisionRule) -> Calibration:
+    period = {"start": "2000-01-01", "end": "2000-12-31"}
+    return Calibration(rule, 0.0, 0.1, 1.0, weights_digest(run), period, (0.0, 0.1))

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from _causality import perturb_after
 from regime_trader.config import RegimeConfig
 from regime_trader.regimes import (
+    SHORT_HORIZON,
     apply_min_duration,
     classify_regimes,
     label_quality,
@@ -81,12 +82,11 @@ def test_classify_with_min_duration_is_causal(t: int) -> None:
     np.testing.assert_array_equal(moved[: t + 1], base[: t + 1])
 
 
-def test_default_is_off_and_config_validates() -> None:
+def test_default_is_on_and_config_validates() -> None:
     df = walk(3)
-    assert RegimeConfig().min_duration == 1
-    np.testing.assert_array_equal(
-        classify_regimes(df, RegimeConfig()), classify_regimes(df, RegimeConfig(min_duration=1))
-    )
+    assert RegimeConfig().min_duration == 5 and SHORT_HORIZON.min_duration == 1
+    raw = classify_regimes(df, RegimeConfig(min_duration=1))
+    np.testing.assert_array_equal(classify_regimes(df, RegimeConfig()), apply_min_duration(raw, 5))
     with pytest.raises(ValidationError):
         RegimeConfig(min_duration=0)
 
@@ -106,8 +106,11 @@ def test_min_duration_lengthens_runs_on_daily_index() -> None:
     from regime_trader.data import load_ohlcv
 
     df = load_ohlcv(SPX)
-    raw = label_quality(classify_regimes(df, RegimeConfig()))["mean_run_length"]
-    five = label_quality(classify_regimes(df, RegimeConfig(min_duration=5)))["mean_run_length"]
-    ten = label_quality(classify_regimes(df, RegimeConfig(min_duration=10)))["mean_run_length"]
+
+    def run(k: int) -> float:
+        cfg = SHORT_HORIZON.model_copy(update={"min_duration": k})
+        return float(label_quality(classify_regimes(df, cfg))["mean_run_length"])
+
+    raw, five, ten = run(1), run(5), run(10)
     assert raw < 12.0  # the "changes every ~9 bars"
     assert five > 1.4 * raw and ten > 2.5 * raw

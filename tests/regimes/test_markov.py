@@ -96,3 +96,16 @@ def test_bad_input() -> None:
         fit_markov_detector(short, k_regimes=5)
     with pytest.raises(DataError, match="close"):
         markov_input(short.drop(columns="close"), 10)
+
+
+def test_an_extreme_bar_does_not_break_the_filter() -> None:
+    """A -60% day is tens of sds from every fitted state: the filter stays finite after it
+    (the observation is clipped at 25 sds of the widest state), and that state takes it."""
+    bars = generate("switching", 900, rng=np.random.default_rng(3))
+    det = fit_markov_detector(bars.iloc[:600], k_regimes=2, window=1, maxiter=30)
+    crash = bars.copy()
+    crash.iloc[700:, :4] *= 0.4
+    p = det.state_probabilities(crash)
+    assert np.isfinite(p[1:]).all()
+    widest = int(np.argmax(det.variances))
+    assert p[700, widest] > 0.99

@@ -15,6 +15,7 @@ from regime_trader.regimes import (
     OSCILLATING,
     PLATEAU,
     REGIME_NAMES,
+    SHORT_HORIZON,
     UNKNOWN,
     UPTREND,
     classify_regimes,
@@ -70,7 +71,7 @@ def test_labels_dtype_and_warmup() -> None:
 
 def test_rule_matches_plan_np_select() -> None:
     cfg = RegimeConfig(window=10, vol_history=60, trend_threshold=0.2, vol_threshold=1.1,
-                       min_vol_ratio=0.8)  # fmt: skip
+                       min_vol_ratio=0.8, min_duration=1)  # fmt: skip
     df = make_ohlcv(5, 600)
     c = df["close"]
     vol = np.log(c).diff().rolling(cfg.window).std()
@@ -136,14 +137,25 @@ def test_regime_shares() -> None:
 
 
 def test_spx_shares_in_documented_ranges() -> None:
-    """docs/features.md records these shares; every regime between 12% and 40%."""
+    """docs/regimes.md records these shares (defaults: half-year window, 5-bar minimum)."""
     labels = classify_regimes(load(SPX), RegimeConfig())
     shares = regime_shares(labels)
     assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares["uptrend"] == pytest.approx(0.549, abs=0.005)
+    assert shares["downtrend"] == pytest.approx(0.209, abs=0.005)
+    assert shares["plateau"] == pytest.approx(0.109, abs=0.005)
+    assert shares["oscillating"] == pytest.approx(0.134, abs=0.005)
+    assert mean_run_length(labels) > 60  # runs of months, not of days
+
+
+def test_spx_shares_of_the_short_horizon_preset() -> None:
+    """docs/features.md records the former defaults' shares; every regime 12-40%."""
+    labels = classify_regimes(load(SPX), SHORT_HORIZON)
+    shares = regime_shares(labels)
     for name, share in shares.items():
         assert 0.12 <= share <= 0.40, (name, share)
     assert shares["uptrend"] == pytest.approx(0.347, abs=0.005)
     assert shares["downtrend"] == pytest.approx(0.195, abs=0.005)
     assert shares["plateau"] == pytest.approx(0.216, abs=0.005)
     assert shares["oscillating"] == pytest.approx(0.242, abs=0.005)
-    assert mean_run_length(labels) > 5  # not absurdly choppy
+    assert 5 < mean_run_length(labels) < 12

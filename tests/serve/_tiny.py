@@ -6,10 +6,10 @@ import torch
 
 from _features import SMALL_FEATURES
 from regime_trader.config import Config
-from regime_trader.evaluation.decisions import DecisionRule
 from regime_trader.features import Scaler, build_features
 from regime_trader.nets import build_net
 from regime_trader.package import ModelPackage
+from regime_trader.policy.rule import DecisionRule
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -37,7 +37,9 @@ def tiny_model(
     torch.manual_seed(seed)
     q_net = build_net(cfg.agent, cfg.env.window, len(fs.names)).eval()
     meta = {"name": "tiny", "version": version}
-    return ModelPackage(cfg, q_net, scaler, rule or DecisionRule(), meta, None, fs.lookback)
+    return ModelPackage(
+        cfg, q_net, scaler, rule or DecisionRule(), lookback=fs.lookback, metadata=meta
+    )
 
 
 def bar_json(frame, i: int) -> dict:

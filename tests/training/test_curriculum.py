@@ -74,3 +74,24 @@ def test_env_draws_only_from_the_stage_segments(curriculum):
     assert env.cost_bps == 10.0
     env.set_segments(cur.segments[3])
     assert env.cost_bps == cfg.env.cost_bps
+
+
+def test_only_a_network_that_trained_on_real_bars_is_kept(tmp_path, ohlcv_factory, csv_writer):
+    """Validations during the synthetic stages are logged but never selected."""
+    import json as _json
+
+    from _evaluation import tiny_config
+    from regime_trader.training import train as _train
+
+    csv = csv_writer(ohlcv_factory(800, seed=2), tmp_path / "bars.csv")
+    cfg = tiny_config(
+        csv,
+        curriculum={"enabled": True, "synthetic_bars": 300},
+        train={"total_steps": 2400, "eval_every": 400},
+    )
+    res = _train(cfg, tmp_path / "run", progress=False)
+    log = [_json.loads(x) for x in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    evals = [r for r in log if "eval/val_sharpe" in r]
+    real = [r["eval/val_sharpe"] for r in evals if r["curriculum/selectable"]]
+    assert real and len(real) < len(evals)  # some validations were in synthetic stages
+    assert res.best_val_sharpe == max(real)

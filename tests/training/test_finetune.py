@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from _features import SMALL_FEATURES
-from regime_trader.api import load_policy
+from regime_trader.api import load_folder
 from regime_trader.config import Config
 from regime_trader.data import load_ohlcv
 from regime_trader.errors import ConfigError
@@ -23,7 +23,7 @@ from regime_trader.training.finetune import finetune_config, finetune_uptrend
 TINY = {
     "data": {"train_end": None, "val_end": None},
     "features": SMALL_FEATURES.model_dump(mode="json"),
-    "regimes": {"window": 10, "vol_history": 40},
+    "regimes": {"window": 10, "vol_history": 40, "trend_threshold": 0.15, "min_duration": 1},
     "env": {"window": 10},
     "agent": {"hidden": [32, 32], "learning_starts": 500, "batch_size": 32},
     "train": {"total_steps": 3000, "eval_every": 1500, "n_envs": 8, "seed": 0, "device": "cpu"},
@@ -86,7 +86,8 @@ def test_writes_a_loadable_run_and_the_record(tuned) -> None:
     # like for like: the re-measured "before" is the original run's own best validation Sharpe
     assert res.val_sharpe_before == tuned["original"].best_val_sharpe
     assert res.val_sharpe_after == res.train.best_val_sharpe
-    cfg, net, _ = load_policy(out, torch.device("cpu"))
+    loaded = load_folder(out, torch.device("cpu"))
+    cfg = loaded.config
     assert cfg.replay.kind == "regime" and cfg.replay.regime_quotas[UPTREND] == 0.5
     assert cfg.agent.lr == pytest.approx(tuned["cfg"].agent.lr * 0.3)
     assert (out / "features.json").read_text() == (root / "run" / "features.json").read_text()
@@ -141,7 +142,7 @@ def test_not_kept_leaves_the_original_weights(tuned) -> None:
     assert res.kept is False and res.val_sharpe_after == res.val_sharpe_before
     assert _weights(root / "still") == _weights(root / "run")
     assert json.loads((root / "still" / "finetune.json").read_text())["kept"] is False
-    _, net, _ = load_policy(root / "still", torch.device("cpu"))  # still a loadable run
+    net = load_folder(root / "still", torch.device("cpu")).net  # still a loadable run
     assert net is not None
 
 

@@ -2,15 +2,14 @@
 
 The plan's ``ABTestingFramework`` with its flaws fixed: every model gets its own backtest
 (its own features, network and decision rule) on the *same* windows, all starting flat;
-each window is one batched `greedy_backtest`, not a bar-by-bar loop; the per-run records
+each window is one batched `backtest_net`, not a bar-by-bar loop; the per-run records
 are the tidy evaluation rows (`regime_trader.evaluation.results`), so `stats` and reports
 read them; the verdict comes from paired tests with power and Holm (`abtest_power`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -19,11 +18,11 @@ import pandas as pd
 from regime_trader.envs import spec
 from regime_trader.errors import ConfigError, DataError
 from regime_trader.evaluation import abtest_power as ap
-from regime_trader.evaluation.backtest import greedy_backtest
-from regime_trader.evaluation.metrics import bars_per_year, compute_metrics
-from regime_trader.evaluation.results import RESULT_COLUMNS, write_results
+from regime_trader.evaluation.results import RESULT_COLUMNS
 from regime_trader.evaluation.stats import holm_correction
-from regime_trader.utils.io import atomic_write_json
+from regime_trader.policy.backtest import BacktestResult
+from regime_trader.policy.metrics import bars_per_year, compute_metrics
+from regime_trader.policy.policy import Policy
 
 SUMMARY = "abtest.json"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -45,6 +44,7 @@ class ABSettings:
     n_boot: int = 2000
     start: str | None = None
     end: str | None = None
+    allow_in_sample: bool = False  # score bars the models trained or were selected on (labelled)
 
 
 @dataclass
@@ -52,28 +52,9 @@ class Model:
     """One contender: its label (``A:name``), package and where it came from."""
 
     label: str
-    package: Any  # regime_trader.package.ModelPackage
+    package: Policy
     kind: str  # "package" or "run"
     digest: str | None
-
-
-def load_models(paths: list[str | Path]) -> list[Model]:
-    """Packages (folders with ``manifest.json``) or run folders, labelled A, B, C, ..."""
-    from regime_trader.package import ModelPackage, load, package_digest
-
-    if len(paths) < 2:
-        raise ConfigError("an A/B test needs at least two models (packages or run folders)")
-    models = []
-    for letter, path in zip(LETTERS, paths, strict=False):
-        p = Path(path)
-        if (p / "manifest.json").is_file():
-            pkg, kind, digest = load(p), "package", package_digest(p)
-        elif (p / "config.yaml").is_file():
-            pkg, kind, digest = ModelPackage.from_run(p), "run", None
-        else:
-            raise ConfigError(f"'{p}' is neither a model package nor a run folder")
-        models.append(Model(f"{letter}:{pkg.name}", pkg, kind, digest))
-    return models
 
 
 def check_compatible(models: list[Model]) -> None:
@@ -127,7 +108,9 @@ def _markets(models: list[Model], bars: pd.DataFrame) -> list[Any]:
     return markets
 
 
-def _row(series: str, w: int, seed: int, label: str, res, bpy: float) -> dict[str, Any]:  # noqa: ANN001
+def _row(
+    series: str, w: int, seed: int, label: str, res: BacktestResult, bpy: float
+) -> dict[str, Any]:
     metrics = compute_metrics(res.returns, res.positions, bars_per_year=bpy)
     row: dict[str, Any] = {c: np.nan for c in RESULT_COLUMNS}
     row.update({k: metrics[k] for k in metrics if k in RESULT_COLUMNS})
@@ -152,9 +135,8 @@ def run_windows(
     bpy = bars_per_year(index)
     rows, rets = [], []
     for m, market in zip(models, markets, strict=True):
-        env = m.package.config.env
         for w, (a, b) in enumerate(windows):
-            res = greedy_backtest(m.package.net, market, a, b, env, m.package.rule)
+            res = m.package.backtest(market, a, b)
             rows.append(_row(series, w, s.seed, m.label, res, bpy))
             rets.append(
                 pd.DataFrame(
@@ -213,7 +195,7 @@ def plan_check(alpha: float, min_effect: float, n: int = 10) -> dict[str, Any]:
     }
 
 
-def _model_entry(m: Model, rows: pd.DataFrame, metric: str) -> dict[str, Any]:
+def model_entry(m: Model, rows: pd.DataFrame, metric: str) -> dict[str, Any]:
     pkg = m.package
     mine = rows[rows["policy"] == m.label]
     return {
@@ -223,36 +205,3 @@ def _model_entry(m: Model, rows: pd.DataFrame, metric: str) -> dict[str, Any]:
         f"mean_{metric}": float(mine[metric].mean()),
         "mean_total_return": float(mine["total_return"].mean()),
     }  # fmt: skip
-
-
-def abtest(
-    paths: list[str | Path], source: str, settings: ABSettings, out: str | Path | None = None
-) -> dict[str, Any]:
-    """Run the A/B test; the summary (also written to ``out/abtest.json`` with the tables).
-
-    Raises:
-        ConfigError: fewer than two models, incompatible feature specs, bad settings.
-        DataError: unreadable data or too few bars for the windows asked for.
-    """
-    from regime_trader.data import load_ohlcv
-
-    if settings.runs < 1:
-        raise ConfigError(f"--runs must be >= 1, got {settings.runs}")
-    models = load_models(paths)
-    check_compatible(models)
-    bars = load_ohlcv(source)
-    rows, rets, bpy = run_windows(models, bars, str(source), settings)
-    comparisons = compare_all(models, rows, rets, bpy, settings)
-    summary = {
-        "kind": "abtest",
-        "data": {"source": str(source), "bars": len(bars), "bars_per_year": bpy},
-        "settings": asdict(settings),
-        "models": [_model_entry(m, rows, settings.metric) for m in models],
-        "champion": models[0].label,
-        "comparisons": comparisons,
-        "plan_10_runs": plan_check(settings.alpha, settings.min_effect),
-    }
-    if out is not None:
-        write_results(out, rows, rets)
-        atomic_write_json(Path(out) / SUMMARY, summary)
-    return summary

@@ -149,7 +149,9 @@ class SequentialResult:
     z_history: list[float] = field(default_factory=list)
 
 
-def sequential_test(champion, challenger, plan: SequentialPlan) -> SequentialResult:  # noqa: ANN001
+def sequential_test(
+    champion: np.ndarray, challenger: np.ndarray, plan: SequentialPlan
+) -> SequentialResult:
     """Evaluate every planned look the paired record has reached (oldest first).
 
     Args:

@@ -1,6 +1,8 @@
 """Baseline strategies through the same accounting as the agent: buy-and-hold, SMA crossover,
 random, and the perfect-foresight oracle (an upper bound; only the first two are in
-`BASELINES`, which every per-run report shows)."""
+`BASELINES`, which every per-run report shows). The strong rules (200-bar SMA, vol target,
+both, 12-month momentum, Markov switching) are `STRONG_BASELINES`, from
+`regime_trader.evaluation.strong_baselines`, with the same signature."""
 
 from __future__ import annotations
 
@@ -8,6 +10,11 @@ import numpy as np
 import talib
 
 from regime_trader.envs.market import MarketData
+from regime_trader.evaluation.strong_baselines import (
+    STRONG_BASELINES,
+    best_simple_rule,
+    strong_baseline_positions,
+)
 
 
 def buy_and_hold(market: MarketData, first: int, last: int) -> np.ndarray:
@@ -47,3 +54,14 @@ def oracle(market: MarketData, first: int, last: int) -> np.ndarray:
 
 
 BASELINES = {"buy_and_hold": buy_and_hold, "sma_crossover": sma_crossover}
+
+__all__ = [
+    "BASELINES",
+    "STRONG_BASELINES",
+    "best_simple_rule",
+    "buy_and_hold",
+    "oracle",
+    "random_positions",
+    "sma_crossover",
+    "strong_baseline_positions",
+]

@@ -8,27 +8,26 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from torch import nn
 
 from regime_trader.config import Config
 from regime_trader.envs.market import MarketData
-from regime_trader.evaluation.backtest import (
+from regime_trader.evaluation.baselines import BASELINES
+from regime_trader.evaluation.outputs import equity_frame
+from regime_trader.evaluation.report import write_report
+from regime_trader.evaluation.strong_baselines import STRONG_BASELINES
+from regime_trader.policy.backtest import (
     BacktestResult,
     decision_range,
-    greedy_backtest,
-    regime_accuracy,
+    policy_metrics,
     simulate,
 )
-from regime_trader.evaluation.baselines import BASELINES
-from regime_trader.evaluation.decisions import DecisionRule
-from regime_trader.evaluation.metrics import (
+from regime_trader.policy.metrics import (
     bars_per_year,
-    compute_metrics,
     per_regime_returns,
     period_summary,
     trade_table,
 )
-from regime_trader.evaluation.report import write_report
+from regime_trader.policy.policy import Policy
 from regime_trader.utils.dates import rows_between
 from regime_trader.utils.io import atomic_write, atomic_write_json
 
@@ -45,35 +44,18 @@ class Evaluation:
     regimes: np.ndarray
     close: pd.Series
     period: dict[str, object] = field(default_factory=dict)  # `period_summary` of the bars
+    # bars first..last+1 (the last one ends the last step) and when each bar's decision fills
+    decision_times: pd.DatetimeIndex | None = None
+    fill_times: pd.DatetimeIndex | None = None
 
 
-def policy_metrics(result: BacktestResult, market: MarketData) -> dict[str, float]:
-    """`compute_metrics` of a greedy backtest, plus ``regime_accuracy`` for networks with a
-    regime detector."""
-    metrics = compute_metrics(
-        result.returns, result.positions, bars_per_year=bars_per_year(market.index)
-    )
-    accuracy = regime_accuracy(result, market)
-    if accuracy is not None:
-        metrics["regime_accuracy"] = accuracy
-    return metrics
-
-
-def evaluate_period(
-    net: nn.Module,
-    market: MarketData,
-    first: int,
-    last: int,
-    cfg: Config,
-    rule: DecisionRule | None = None,
-) -> Evaluation:
-    """Backtest of ``net`` (greedy, or with its calibrated ``rule``) and every baseline over
-    decision bars ``first..last``."""
-    results = {STRATEGY: greedy_backtest(net, market, first, last, cfg.env, rule)}
-    for name, positions_fn in BASELINES.items():
-        results[name] = simulate(
-            market, positions_fn(market, first, last), first, last, cfg.env.cost_bps
-        )
+def evaluate_period(policy: Policy, market: MarketData, first: int, last: int) -> Evaluation:
+    """Backtest of ``policy`` (its rule and sizing) and every baseline over decision bars
+    ``first..last``."""
+    results = {STRATEGY: policy.backtest(market, first, last)}
+    cost = policy.config.env.cost_bps
+    for name, positions_fn in {**BASELINES, **STRONG_BASELINES}.items():
+        results[name] = simulate(market, positions_fn(market, first, last), first, last, cost)
     regimes = market.regimes.cpu().numpy()[first : last + 1]
     metrics = {k: policy_metrics(r, market) for k, r in results.items()}
     per_regime = {k: per_regime_returns(r.returns, regimes) for k, r in results.items()}
@@ -81,7 +63,9 @@ def evaluate_period(
     period = period_summary(
         pd.DatetimeIndex(close.index), bars_per_year=bars_per_year(market.index)
     )
-    return Evaluation(results, metrics, per_regime, regimes, close, period=period)
+    off = 1 if policy.config.env.fill == "next_open" else 0
+    times = market.index[first : last + 2], market.index[first + off : last + 2 + off]
+    return Evaluation(results, metrics, per_regime, regimes, close, period, *times)
 
 
 def period_rows(market: MarketData, start: str | None, end: str | None) -> tuple[int, int]:
@@ -128,7 +112,7 @@ def in_sample_note(split: dict[str, Any] | None, period: dict[str, Any], source:
         period: ``Evaluation.period`` of the backtest.
         source: The data the backtest ran on (dataset name or file).
     """
-    if not split or not period.get("start") or not _same_source(split["source"], source):
+    if not split or not period.get("start") or not same_source(split["source"], source):
         return None
     val_end = split["val"]["end"] or split["train"]["end"]
     if val_end is None or pd.Timestamp(period["start"]) > pd.Timestamp(val_end):
@@ -140,7 +124,7 @@ def in_sample_note(split: dict[str, Any] | None, period: dict[str, Any], source:
     )
 
 
-def _same_source(a: str, b: str) -> bool:
+def same_source(a: str, b: str) -> bool:
     """Whether two ``data.source`` values name the same dataset or file."""
     pa, pb = Path(a), Path(b)
     if pa.is_file() and pb.is_file():
@@ -151,35 +135,39 @@ def _same_source(a: str, b: str) -> bool:
 def write_outputs(
     ev: Evaluation, out_dir: str | Path, *, title: str, notes: list[str] | None = None
 ) -> Path:
-    """Write ``metrics.json``, ``equity.csv``, ``trades.csv`` and ``report.html`` into ``out_dir``.
+    """Write ``metrics.json``, ``per_regime.json``, ``equity.csv``, ``trades.csv`` and
+    ``report.html`` into ``out_dir`` (columns: `outputs.equity_frame`, `metrics.trade_table`).
 
     ``metrics.json`` holds one entry per strategy and ``"period"``: the exact period traded
     and, for one shorter than a year, the note that its annualised figures are extrapolated.
+    ``equity.csv`` starts every strategy at 1.0 on its first row and names the regimes.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "metrics.json", {**ev.metrics, "period": ev.period})
     atomic_write_json(out / "per_regime.json", ev.per_regime)
-    equity = pd.DataFrame(
-        {k: r.equity for k, r in ev.results.items()}, index=ev.results[STRATEGY].index
-    )
     strat = ev.results[STRATEGY]
-    frame = equity.assign(position=strat.positions, regime=ev.regimes)
+    frame = equity_frame(ev.results, ev.regimes, ev.decision_times, ev.fill_times)
     atomic_write(out / "equity.csv", lambda p: frame.to_csv(p, index_label="timestamp"))
-    trades = trade_table(strat.index, strat.returns, strat.positions, fill_prices=strat.fill_prices)
+    fills = None if ev.fill_times is None else ev.fill_times[: len(strat.index)]
+    trades = trade_table(
+        strat.index, strat.returns, strat.positions, fill_prices=strat.fill_prices, fill_times=fills
+    )
     atomic_write(out / "trades.csv", lambda p: trades.to_csv(p, index=False))
-    regimes = pd.Series(ev.regimes, index=ev.close.index)
+    marks = frame.get("fill_time", frame.index)
+    equity = frame[list(ev.results)].set_axis(pd.DatetimeIndex(marks))
     write_report(
         out / "report.html",
         title=title,
         metrics=ev.metrics,
         equity=equity,
         close=ev.close,
-        regimes=regimes,
+        regimes=pd.Series(ev.regimes, index=ev.close.index),
         trades=trades,
         notes=notes,
         period=ev.period or None,
         per_regime=ev.per_regime,
         regime_accuracy=ev.metrics[STRATEGY].get("regime_accuracy"),
+        files=True,
     )
     return out

@@ -14,18 +14,39 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regime_trader.evaluation.metrics import (
-    ANNUALISED_KEYS,
-    METRIC_KEYS,
-    avoidance_ratio,
-    capture_ratio,
-    describe_years,
-)
+from regime_trader.evaluation.outputs import regime_names
 from regime_trader.evaluation.report_plots import (
     drawdown_figure,
     equity_figure,
     figure_html,
+    log_prices,
+    policy_label,
     regime_figure,
+)
+from regime_trader.evaluation.report_sections import (
+    BENCHMARK,
+    UPPER_BOUND,
+    files_html,
+    headline_html,
+    headline_roles,
+    regime_legend_html,
+)
+from regime_trader.evaluation.report_text import (
+    CSS,
+    METRIC_LABELS,
+    format_metric,
+    html_page,
+    html_table,
+    label,
+    period_lines,
+    th,
+)
+from regime_trader.policy.metrics import (
+    ANNUALISED_KEYS,
+    METRIC_KEYS,
+    MIN_MOVE,
+    avoidance_ratio,
+    capture_ratio,
 )
 from regime_trader.regimes import REGIME_NAMES
 from regime_trader.utils.io import atomic_write, atomic_write_text
@@ -35,112 +56,15 @@ __all__ = [
     "METRIC_LABELS",
     "capture_avoidance",
     "format_metric",
+    "html_page",
+    "html_table",
+    "label",
     "metrics_table_html",
     "period_lines",
     "per_regime_table_html",
+    "save_regime_plot",
     "write_report",
 ]
-
-BENCHMARK = "buy_and_hold"
-"""The policy capture and avoidance are measured against."""
-
-PERCENT_KEYS = frozenset(
-    {"total_return", "cagr", "max_drawdown", "exposure", "win_rate", "capture", "avoidance"}
-)
-_INT_KEYS = frozenset({"num_trades", "bars"})
-
-METRIC_LABELS: dict[str, str] = {
-    "total_return": "Total return",
-    "cagr": "CAGR",
-    "sharpe": "Sharpe (ann.)",
-    "sortino": "Sortino (ann.)",
-    "max_drawdown": "Max drawdown",
-    "calmar": "Calmar",
-    "win_rate": "Win rate",
-    "num_trades": "Trades",
-    "exposure": "Exposure",
-    "turnover": "Turnover (per year)",
-    "capture": "Uptrend capture",
-    "avoidance": "Downtrend avoidance",
-    "regime_accuracy": "Regime accuracy",
-}
-"""Column headings of the raw metric keys (the key itself is the heading's tooltip)."""
-
-CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
-       margin: 0; background: #fafafa; line-height: 1.45; }
-main { max-width: 1200px; margin: 0 auto; padding: 1.5em 2em 3em; background: #fff; }
-h1 { font-size: 1.6em; margin-bottom: 0.3em; } h2 { margin-top: 1.6em; font-size: 1.25em; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em;
-        font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #d6d6d6; padding: 4px 9px; text-align: right; }
-th { background: #f1f1f1; font-weight: 600; vertical-align: bottom; }
-td.name, th.name { text-align: left; } td.name { font-weight: 600; white-space: nowrap; }
-tr.good td { background: #eaf6ea; } tr.bad td { background: #fbeaea; }
-img { width: 100%; height: auto; display: block; margin: 0.8em 0; }
-p.warning { background: #fff4d6; border-left: 4px solid #e0a800; padding: 4px 8px; }
-p.caption, ul.notes { color: #444; font-size: 0.92em; }
-@media (max-width: 700px) { main { padding: 1em; } table { font-size: 0.8em; } }
-"""
-
-
-def label(key: str) -> str:
-    """Human heading of a metric key, with its unit (``"max_drawdown"`` -> ``"Max drawdown"``)."""
-    return METRIC_LABELS.get(key, key.replace("_", " ").capitalize())
-
-
-def format_metric(key: str, value: float | None) -> str:
-    """Format one metric value for display.
-
-    Args:
-        key: Metric name (one of :data:`METRIC_KEYS`, ``capture``, ``avoidance``, ...).
-        value: The value; ``None`` or NaN shows as ``"n/a"``.
-
-    Returns:
-        ``"12.34%"`` for returns, drawdown, exposure, win rate, capture and avoidance; an
-        integer for ``num_trades``; two decimals otherwise (ratios, turnover).
-    """
-    if value is None or not np.isfinite(float(value)):
-        return "n/a"
-    if key in PERCENT_KEYS or key == "regime_accuracy":
-        return f"{float(value) * 100:.2f}%"
-    if key in _INT_KEYS:
-        return f"{int(round(float(value)))}"
-    return f"{float(value):.2f}"
-
-
-def period_lines(period: Mapping[str, object] | None) -> list[str]:
-    """The period of a backtest in words, for a report or the terminal.
-
-    Args:
-        period: ``period_summary`` output (``start``, ``end``, ``bars``, ``years``, ``note``).
-
-    Returns:
-        ``["Period: 2016-02-17 to 2018-12-27 (719 bars, 2.9 years of decisions)"]``, plus
-        ``"Note: annualised from 2.0 months ..."`` for a period shorter than a year; ``[]``
-        without a period.
-    """
-    if not period or not period.get("bars"):
-        return []
-    years = float(period.get("years") or 0.0)  # type: ignore[arg-type]
-    lines = [
-        f"Period: {period['start']} to {period['end']} ({period['bars']} bars, "
-        f"{describe_years(years)} of decisions; each fills at the next bar)"
-    ]
-    if period.get("note"):
-        lines.append(f"Note: {period['note']}.")
-    return lines
-
-
-def _th(key: str, mark: str = "") -> str:
-    return f'<th title="{html.escape(key)}">{html.escape(label(key))}{mark}</th>'
-
-
-def html_table(header: str, rows: list[str], cls: str) -> str:
-    """A horizontally scrollable ``<table>`` from a header row's cells and body rows."""
-    body = "\n".join(rows)
-    return f'<div class="scroll"><table class="{cls}">\n<tr>{header}</tr>\n{body}\n</table></div>'
 
 
 def metrics_table_html(
@@ -158,15 +82,20 @@ def metrics_table_html(
         :data:`METRIC_LABELS`, the raw key in each heading's ``title``.
     """
     head = '<th class="name">Strategy</th>' + "".join(
-        _th(k, "*" if flag_annualised and k in ANNUALISED_KEYS else "") for k in METRIC_KEYS
+        th(k, "*" if flag_annualised and k in ANNUALISED_KEYS else "") for k in METRIC_KEYS
     )
     rows = []
     for name, values in metrics.items():
         cells = "".join(
             f"<td>{html.escape(format_metric(k, values.get(k)))}</td>" for k in METRIC_KEYS
         )
-        rows.append(f'<tr><td class="name">{html.escape(str(name))}</td>{cells}</tr>')
+        rows.append(f"<tr>{_name_cell(str(name))}{cells}</tr>")
     return html_table(head, rows, "metrics")
+
+
+def _name_cell(name: str) -> str:
+    """A strategy's readable name, its raw name as the tooltip."""
+    return f'<td class="name" title="{html.escape(name)}">{html.escape(policy_label(name))}</td>'
 
 
 def capture_avoidance(
@@ -199,37 +128,84 @@ def capture_avoidance(
 
 
 def per_regime_table_html(
-    per_regime: Mapping[str, Mapping[str, float]], benchmark: str = BENCHMARK
+    per_regime: Mapping[str, Mapping[str, float]],
+    benchmark: str = BENCHMARK,
+    *,
+    bars: Mapping[str, int] | None = None,
+    ratios: tuple[str, ...] = ("capture", "avoidance"),
 ) -> str:
-    """Table of each strategy's compounded return in each regime, with capture/avoidance."""
+    """Table of each strategy's compounded return in each regime, with capture/avoidance.
+
+    Args:
+        per_regime: ``{strategy: {regime: compounded return}}``.
+        benchmark: The strategy capture and avoidance are measured against.
+        bars: Bars spent in each regime; regimes with none are left out (default: every
+            regime that appears).
+        ratios: Which of ``capture`` and ``avoidance`` to show.
+    """
     regimes = [r for r in REGIME_NAMES if any(r in v for v in per_regime.values())]
-    ratios = capture_avoidance(per_regime, benchmark)
-    head = '<th class="name">Strategy</th>' + "".join(
-        f'<th title="{r}">Return in {r}</th>' for r in regimes
-    )
-    if ratios:
-        head += _th("capture") + _th("avoidance")
+    if bars is not None:
+        regimes = [r for r in regimes if bars.get(r, 0) > 0]
+    values = capture_avoidance(per_regime, benchmark)
+    shown = [k for k in ratios if values]
+
+    def heading(r: str) -> str:
+        n = f" ({bars[r]} bars)" if bars is not None else ""
+        return f'<th title="{r}">Return in {r}{n}</th>'
+
+    head = '<th class="name">Strategy</th>' + "".join(heading(r) for r in regimes)
+    head += "".join(th(k) for k in shown)
     rows = []
-    for name, values in per_regime.items():
-        cells = "".join(f"<td>{format_metric('total_return', values.get(r))}</td>" for r in regimes)
-        if ratios:
-            cells += "".join(f"<td>{format_metric(k, ratios[name][k])}</td>" for k in ratios[name])
-        rows.append(f'<tr><td class="name">{html.escape(str(name))}</td>{cells}</tr>')
+    for name, v in per_regime.items():
+        cells = "".join(f"<td>{format_metric('total_return', v.get(r))}</td>" for r in regimes)
+        cells += "".join(f"<td>{format_metric(k, values[name][k])}</td>" for k in shown)
+        rows.append(f"<tr>{_name_cell(str(name))}{cells}</tr>")
     return html_table(head, rows, "per-regime")
 
 
+def _omitted(text: str) -> str:
+    return f'<p class="omitted">{text}</p>\n'
+
+
 def _regime_section(
-    per_regime: Mapping[str, Mapping[str, float]] | None, regime_accuracy: float | None
+    per_regime: Mapping[str, Mapping[str, float]] | None,
+    regime_accuracy: float | None,
+    bars: Mapping[str, int],
 ) -> str:
     if not per_regime:
         return ""
+    rows = {k: v for k, v in per_regime.items() if k != UPPER_BOUND}
+    bench = rows.get(BENCHMARK, {})
+    ratios = capture_avoidance(rows)
+    shown, notes = [], []
+    for key, regime, verb in (("capture", "uptrend", "gain"), ("avoidance", "downtrend", "lose")):
+        move = bench.get(regime)
+        if any(np.isfinite(v[key]) for v in ratios.values()):
+            shown.append(key)
+        elif bench:
+            why = (
+                f"no bar of this period was labelled {regime}"
+                if not bars.get(regime, 0)
+                else f"buy-and-hold did not {verb} at least "
+                f"{MIN_MOVE:.0%} over the {regime} bars (it returned "
+                f"{format_metric('total_return', move)}), so the ratio would say nothing"
+            )
+            notes.append(f"{label(key)} is left out: {why}.")
+    empty = [r for r in REGIME_NAMES if not bars.get(r, 0)]
+    if empty:
+        notes.append(
+            f"No bar of this period was labelled {' or '.join(empty)}, so "
+            f"{'that column is' if len(empty) == 1 else 'those columns are'} left out."
+        )
     part = (
         "<h2>Results by regime</h2>\n"
         '<p class="caption">Compounded return over the bars spent in each regime. '
         "Uptrend capture = strategy / buy-and-hold return over uptrend bars (100% = all of "
         "the rise); downtrend avoidance = 1 &minus; strategy loss / buy-and-hold loss over "
-        "downtrend bars (100% = none of the fall, 0% = all of it); n/a where buy-and-hold "
-        "moved less than 1% in that regime.</p>\n" + per_regime_table_html(per_regime) + "\n"
+        "downtrend bars (100% = none of the fall, 0% = all of it).</p>\n"
+        + per_regime_table_html(rows, bars=bars, ratios=tuple(shown))
+        + "\n"
+        + "".join(_omitted(html.escape(n)) for n in notes)
     )
     if regime_accuracy is not None and np.isfinite(regime_accuracy):
         part += (
@@ -253,14 +229,19 @@ def _notes_html(notes: list[str] | None, period: Mapping[str, object] | None) ->
     return out, short
 
 
-def html_page(title: str, body: str) -> str:
-    """A whole HTML document around ``body`` with the shared inline stylesheet."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"<h1>{html.escape(title)}</h1>\n{body}</main>\n</body>\n</html>\n"
-    )
+def _metrics_section(metrics: Mapping[str, Mapping[str, float]], short: bool) -> str:
+    """Every strategy's metrics; the oracle, an upper bound, in a table of its own."""
+    rows = {k: v for k, v in metrics.items() if k != UPPER_BOUND}
+    part = "<h2>All strategies</h2>\n" + metrics_table_html(rows, flag_annualised=short) + "\n"
+    if UPPER_BOUND in metrics:
+        part += (
+            "<h2>Upper bound (not a strategy)</h2>\n"
+            '<p class="caption">The oracle holds the best long/flat path in hindsight at the '
+            "same costs: no long/flat policy could have done better on these bars.</p>\n"
+            + metrics_table_html({UPPER_BOUND: metrics[UPPER_BOUND]}, flag_annualised=short)
+            + "\n"
+        )
+    return part
 
 
 def write_report(
@@ -276,17 +257,19 @@ def write_report(
     period: Mapping[str, object] | None = None,
     per_regime: Mapping[str, Mapping[str, float]] | None = None,
     regime_accuracy: float | None = None,
+    files: bool = False,
 ) -> Path:
     """Write a single self-contained HTML backtest report, atomically.
 
-    Contents: the title, the notes, the exact period (``period``; with a warning when the
-    annualised figures come from less than a year, their columns marked ``*``), a metrics
-    table (rows = strategies, columns = :data:`METRIC_KEYS` under readable headings), the
-    per-regime table (``per_regime``, with uptrend capture and downtrend avoidance against
-    ``buy_and_hold`` when it is a row) and the detector's regime accuracy, then three embedded
-    PNG figures: equity curves of every column of ``equity`` on a log axis, their drawdowns,
-    and the close price coloured by regime with the trades' entries (``^`` long, ``v``
-    short) and exits (``x``).
+    Contents, in reading order: the title, the notes and the exact period (with a warning
+    when the annualised figures come from less than a year, their columns marked ``*``);
+    the **headline** (every agent against buy-and-hold and the best simple rule by Sharpe);
+    every strategy's metrics under readable headings (an ``oracle`` row, if any, apart as
+    the upper bound it is); the per-regime table (regimes with no bars and undefined
+    capture/avoidance columns left out, each with a line saying why) and the detector's
+    regime accuracy; equity curves (log axis), drawdowns, and the close coloured by regime
+    with the trades' entries and exits at their fills, with the regime legend; with
+    ``files``, a guide to the CSV files beside it.
 
     Args:
         path: Output ``.html`` file; parent directories are created.
@@ -294,15 +277,16 @@ def write_report(
         metrics: ``{strategy_name: {metric_key: value}}`` as from ``compute_metrics``.
         equity: Equity curves indexed by timestamp, one column per strategy.
         close: Close prices indexed by timestamp.
-        regimes: Regime code per timestamp (0 uptrend, 1 downtrend, 2 plateau,
+        regimes: Regime per timestamp, as names or codes (0 uptrend, 1 downtrend, 2 plateau,
             3 oscillating, -1 unknown); reindexed onto ``close``'s index.
         trades: Trades of the featured strategy, as from ``trade_table`` (``entry_time``,
-            ``exit_time``, ``side`` and optionally ``entry_price``/``exit_price``; missing or
-            NaN prices fall back to the close at that time).
+            ``exit_time`` -- NaT while open --, ``side`` and optionally
+            ``entry_price``/``exit_price``; missing or NaN prices fall back to the close).
         notes: Optional free-text lines shown under the title (HTML-escaped).
         period: Optional ``period_summary`` of the backtest (see :func:`period_lines`).
         per_regime: Optional ``{strategy: per_regime_returns(...)}`` (``Evaluation.per_regime``).
         regime_accuracy: Optional share of bars whose detected regime equals the rule label.
+        files: Add the guide to ``equity.csv`` and ``trades.csv`` (`write_outputs`).
 
     Returns:
         The path written.
@@ -313,24 +297,46 @@ def write_report(
         ...              per_regime=ev.per_regime)  # doctest: +SKIP
     """
     notes_html, short = _notes_html(notes, period)
+    names = pd.Series(regime_names(regimes.reindex(close.index).to_numpy()))
+    bars = {str(k): int(v) for k, v in names.value_counts().items()}
+    roles = headline_roles(metrics, {k: v.get("sharpe") for k, v in metrics.items()})
+    curves = equity[[n for _, n in roles if n in equity.columns] or list(equity.columns)]
     body = (
-        f"{notes_html}<h2>Metrics</h2>\n{metrics_table_html(metrics, flag_annualised=short)}\n"
-        + _regime_section(per_regime, regime_accuracy)
+        notes_html
+        + headline_html(metrics)
+        + _metrics_section(metrics, short)
+        + _regime_section(per_regime, regime_accuracy, bars)
         + "<h2>Equity</h2>\n"
-        + figure_html(equity_figure(equity), "Equity curves")
+        + '<p class="caption">The headline strategies; every other one is in the table '
+        "above.</p>\n"
+        + figure_html(equity_figure(curves), "Equity curves")
         + "\n<h2>Drawdown</h2>\n"
-        + figure_html(drawdown_figure(equity), "Drawdowns")
+        + figure_html(drawdown_figure(curves), "Drawdowns")
         + "\n<h2>Price and regimes</h2>\n"
-        + figure_html(regime_figure(close, regimes, trades), "Close price by regime with trades")
-        + f"\n<p>{len(trades)} trades.</p>\n"
+        + regime_legend_html(bars)
+        + figure_html(regime_figure(close, regimes, trades), "Close price by regime")
+        + f"\n<p>{len(trades)} trades of the {policy_label('strategy')}; markers at their "
+        "fills.</p>\n" + (files_html() if files else "")
     )
     return atomic_write_text(path, html_page(title, body))
 
 
+LONG_HISTORY_YEARS = 10.0
+"""`save_regime_plot` draws a history at least this long on a log price axis."""
+
+
 def save_regime_plot(path: str | Path, close: pd.Series, regimes: pd.Series) -> Path:
-    """Write a PNG of the close price coloured by regime (the `regimes --plot` figure)."""
+    """Write a PNG of the close price coloured by regime (the `regimes --plot` figure).
+
+    No trades, so no "with trades" in its title; a log price axis for a long history (at
+    least :data:`LONG_HISTORY_YEARS` of bars) or prices spanning more than a factor of
+    `LOG_SPAN`, where equal moves in percent should look equal.
+    """
     empty = pd.DataFrame(columns=["entry_time", "exit_time", "side", "entry_price", "exit_price"])
-    fig = regime_figure(close, regimes, empty)
+    index = pd.DatetimeIndex(close.index)
+    years = (index[-1] - index[0]).days / 365.25 if len(index) > 1 else 0.0
+    y = close.to_numpy(dtype=np.float64)
+    fig = regime_figure(close, regimes, empty, log=years >= LONG_HISTORY_YEARS or log_prices(y))
     path = Path(path)
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight"))
     return path

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from regime_trader.errors import DataError
+from regime_trader.evaluation.strong_baselines import STRONG_BASELINES
 from regime_trader.utils.io import atomic_write
 
 KEYS: tuple[str, ...] = ("series", "window", "seed")
@@ -46,7 +47,13 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 RETURN_COLUMNS: tuple[str, ...] = (*KEYS, "policy", "step", "timestamp", "ret", "position")
 
-BASELINE_POLICIES: tuple[str, ...] = ("buy_and_hold", "sma_crossover", "random", "oracle")
+BASELINE_POLICIES: tuple[str, ...] = (
+    "buy_and_hold",
+    "sma_crossover",
+    "random",
+    "oracle",
+    *STRONG_BASELINES,
+)
 """Rule baselines; ``oracle`` is perfect foresight, an upper bound and labelled so."""
 
 

@@ -17,8 +17,10 @@ import pandas as pd
 
 from regime_trader.envs.market import MarketData
 from regime_trader.evaluation import baselines as base
-from regime_trader.evaluation.backtest import BacktestResult, simulate
-from regime_trader.evaluation.metrics import avoidance_ratio, capture_ratio, compute_metrics
+from regime_trader.evaluation.oracle import oracle_positions
+from regime_trader.evaluation.strong_baselines import strong_baseline_positions
+from regime_trader.policy.backtest import BacktestResult, simulate
+from regime_trader.policy.metrics import avoidance_ratio, capture_ratio, compute_metrics
 from regime_trader.regimes import REGIME_NAMES
 
 _METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "num_trades")
@@ -28,7 +30,15 @@ def _compound(r: np.ndarray) -> float:
     return float(np.prod(1.0 + r) - 1.0)
 
 
-def _row(key: dict[str, Any], policy: str, regime: str, idx, r, p, bpy: float) -> dict:
+def _row(
+    key: dict[str, Any],
+    policy: str,
+    regime: str,
+    idx: pd.DatetimeIndex,
+    r: np.ndarray,
+    p: np.ndarray,
+    bpy: float,
+) -> dict[str, Any]:
     m = compute_metrics(r, p, bars_per_year=bpy)
     row = {**key, "policy": policy, "regime": regime, "bars": len(r)}
     row["start"] = str(idx[0]) if len(idx) else ""
@@ -85,12 +95,14 @@ def return_rows(key: dict[str, Any], policy: str, res: BacktestResult) -> pd.Dat
 def baseline_results(
     market: MarketData, first: int, last: int, cost_bps: float, seed: int
 ) -> dict[str, BacktestResult]:
-    """Buy-and-hold, SMA crossover, random and the perfect-foresight oracle, same accounting."""
+    """Buy-and-hold, SMA crossover, random and the hindsight oracle (the best long/flat path
+    at these costs, an upper bound: `oracle.hindsight_oracle`), all through one accounting."""
     rng = np.random.default_rng([seed, 7])
     pos = {
         "buy_and_hold": base.buy_and_hold(market, first, last),
         "sma_crossover": base.sma_crossover(market, first, last),
         "random": base.random_positions(market, first, last, rng),
-        "oracle": base.oracle(market, first, last),
+        "oracle": oracle_positions(market, first, last, cost_bps),
+        **strong_baseline_positions(market, first, last),  # MA, vol-target, TSMOM, Markov
     }
     return {k: simulate(market, v, first, last, cost_bps) for k, v in pos.items()}

@@ -4,7 +4,7 @@ Pure functions over arrays (and one helper over the tidy evaluation rows), built
 libraries: arch's stationary block bootstrap, scipy and statsmodels' ``multipletests``.
 
 * :func:`annualised_sharpe` -- ``mean / std(ddof=1) * sqrt(periods_per_year)``, as
-  :func:`regime_trader.evaluation.metrics.compute_metrics` computes it;
+  :func:`regime_trader.policy.metrics.compute_metrics` computes it;
 * :func:`sharpe_difference_ci` -- paired stationary block bootstrap CI of ``SR(a) - SR(b)`` on
   two return series over the same bars (time-series dependence kept; Ledoit & Wolf 2008);
 * :func:`paired_permutation_test` -- sign-flip test on paired per-run scores (exact or seeded
@@ -31,6 +31,13 @@ import pandas as pd
 from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from statsmodels.stats.multitest import multipletests
 
+from regime_trader.evaluation.stats_cells import hierarchical_bootstrap_ci, sign_flip_test, t_test
+from regime_trader.evaluation.stats_paired import (
+    CellTestResult,
+    cell_frame,
+    paired_cell_test,
+    series_holm,
+)
 from regime_trader.evaluation.stats_rl import (
     IntervalEstimate,
     iqm,
@@ -51,22 +58,29 @@ SeedLike = int | np.random.Generator | None
 Alternative = Literal["two-sided", "greater", "less"]
 
 __all__ = [
+    "CellTestResult",
     "IntervalEstimate",
     "PermutationResult",
     "SharpeDiffCI",
     "annualised_sharpe",
+    "cell_frame",
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
+    "hierarchical_bootstrap_ci",
     "holm_correction",
     "iqm",
     "iqm_ci",
+    "paired_cell_test",
     "paired_columns",
     "paired_permutation_test",
     "probabilistic_sharpe_ratio",
     "probability_of_improvement",
     "psr_from_moments",
+    "series_holm",
     "sharpe_difference_ci",
+    "sign_flip_test",
     "stratified_bootstrap_ci",
+    "t_test",
 ]
 
 

@@ -5,15 +5,16 @@ one JSON-safe dict of numbers; `write_verification` renders that dict as a self-
 HTML page (inline CSS and PNGs) and a Markdown twin, beside the JSON it was drawn from. Every
 number shown comes from the dict, formatted one way (`verify_tables`), so the three files agree.
 
-Statistics are the existing ones (docs/statistics.md), applied per series (a scenario kind
-such as ``uptrend`` or a data source) and pooled over all series:
+Statistics (docs/statistics.md), applied per series (a scenario kind such as ``uptrend`` or
+a data source) and over all series. The unit is the (series, window) cell with its seeds
+averaged: seeds share a test period, so they are never counted as independent runs.
 
 * mean Sharpe difference over the paired runs (series, window, seed);
-* ``sharpe_difference_ci``: paired stationary block bootstrap CI of the Sharpe difference over
-  the pooled step returns of the paired runs (runs chained in key order);
-* ``paired_permutation_test``: sign-flip p-value of the mean per-run Sharpe difference;
-* ``holm_correction`` across the series of each candidate (of the permutation p-values when
-  every series has at least 2 paired runs, else of the bootstrap p-values);
+* ``paired_cell_test``: exact sign flips of whole series (``p_perm``; of cells within one
+  series), the sign flip over cells (``p_cells``) and the t-test over cells (``p_ttest``),
+  and a hierarchical bootstrap CI (series, then windows) of the mean cell difference;
+* ``series_holm``: Holm across the series of each candidate, over the series whose cells
+  can reach alpha at all (the others are "untested (too few windows)");
 * ``iqm_ci`` (IQM of per-run Sharpe, stratified bootstrap, series = task) and
   ``probability_of_improvement`` (candidate > reference on a random series);
 * ``deflated_sharpe_ratio`` of the candidate's pooled returns when ``n_trials`` is given.
@@ -30,24 +31,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from regime_trader.evaluation.metrics import bars_per_year
+from regime_trader.errors import ConfigError
 from regime_trader.evaluation.results import BASELINE_POLICIES, KEYS, read_results
-from regime_trader.evaluation.stats import (
-    deflated_sharpe_ratio,
-    holm_correction,
-    iqm_ci,
-    paired_columns,
-    paired_permutation_test,
-    probability_of_improvement,
-    sharpe_difference_ci,
+from regime_trader.evaluation.verify_stats import ALL, periods_per_year, verdicts
+from regime_trader.evaluation.verify_summary import (
+    capture_by_policy,
+    headline,
+    periods,
+    profiles,
+    split_upper_bound,
+    summaries,
 )
-from regime_trader.evaluation.verify_summary import capture_by_policy, profiles, summaries
 from regime_trader.utils.io import atomic_write_json, atomic_write_text
 
 __all__ = ["build_verification", "write_verification"]
 
 AGENT_ORDER = ("original", "enhanced", "ensemble", "calibrated")
-ALL = "all series"
 
 
 def _num(x: Any) -> float | None:
@@ -62,7 +61,7 @@ def _num(x: Any) -> float | None:
 def _pick_candidates(rows: pd.DataFrame, reference: str, candidates: Sequence[str] | None) -> list:
     policies = list(dict.fromkeys(rows["policy"].astype(str)))
     if reference not in policies:
-        raise ValueError(
+        raise ConfigError(
             f"reference policy {reference!r} has no rows; policies found: {', '.join(policies)}"
         )
     if candidates is None:
@@ -70,152 +69,10 @@ def _pick_candidates(rows: pd.DataFrame, reference: str, candidates: Sequence[st
         return sorted(agents, key=lambda p: (AGENT_ORDER + (p,)).index(p))
     unknown = [c for c in candidates if c not in policies]
     if unknown:
-        raise ValueError(f"candidate(s) {unknown} have no rows; policies found: {policies}")
+        raise ConfigError(
+            f"candidate(s) {', '.join(unknown)} have no rows; policies found: {', '.join(policies)}"
+        )
     return list(candidates)
-
-
-def _periods_per_year(returns: pd.DataFrame) -> float:
-    """Bars per year from the first run's timestamps; 252 when they are not dates."""
-    if returns.empty:
-        return 252.0
-    first = returns.iloc[0]
-    run = returns[(returns[list(KEYS)] == first[list(KEYS)]).all(axis=1)]
-    run = run[run["policy"] == first["policy"]]
-    stamps = pd.to_datetime(run["timestamp"], errors="coerce", utc=True).dropna()
-    try:
-        return bars_per_year(pd.DatetimeIndex(stamps.sort_values()))
-    except ValueError:
-        return 252.0
-
-
-def _pooled(returns: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
-    """Step returns of ``a`` and ``b`` on the same (series, window, seed, step), chained."""
-    cols = [*KEYS, "step"]
-    ra = returns[returns["policy"] == a][[*cols, "ret"]]
-    rb = returns[returns["policy"] == b][[*cols, "ret"]]
-    both = ra.merge(rb, on=cols, suffixes=("_a", "_b")).sort_values(cols)
-    return both["ret_a"].to_numpy(np.float64), both["ret_b"].to_numpy(np.float64)
-
-
-def _intervals(sa: pd.DataFrame, sb: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
-    """IQM CI of each policy and P(a > b), runs x series matrices (complete runs only)."""
-    out: dict[str, Any] = dict.fromkeys(
-        ("iqm", "iqm_low", "iqm_high", "iqm_reference", "poi", "poi_low", "poi_high")
-    )
-    wa, wb = sa.dropna(), sb.dropna()
-    if len(wa) < 3 or len(wb) < 3:
-        return out
-    ia = iqm_ci(wa.to_numpy(), n_boot=n_boot, seed=seed)
-    ib = iqm_ci(wb.to_numpy(), n_boot=n_boot, seed=seed)
-    poi = probability_of_improvement(wa.to_numpy(), wb.to_numpy(), n_boot=n_boot, seed=seed)
-    out.update(iqm=ia.point, iqm_low=ia.low, iqm_high=ia.high, iqm_reference=ib.point)
-    out.update(poi=poi.point, poi_low=poi.low, poi_high=poi.high)
-    return out
-
-
-def _compare(
-    rows: pd.DataFrame,
-    returns: pd.DataFrame,
-    cand: str,
-    ref: str,
-    *,
-    ppy: float,
-    n_boot: int,
-    seed: int,
-) -> dict[str, Any]:
-    """One verdict row: candidate vs reference over the runs of ``rows`` (regime 'all')."""
-    pairs = paired_columns(rows, "sharpe", cand, ref)
-    d = (pairs["a"] - pairs["b"]).to_numpy()
-    rec: dict[str, Any] = {
-        "candidate": cand,
-        "reference": ref,
-        "n_runs": len(pairs),
-        "sharpe_candidate": float(pairs["a"].mean()),
-        "sharpe_reference": float(pairs["b"].mean()),
-        "sharpe_diff": float(d.mean()),
-        "wins": int((d > 0).sum()),
-        "dsr": None,
-    }
-    ra, rb = _pooled(returns, cand, ref)
-    rec.update(dict.fromkeys(("ci_low", "ci_high", "p_boot", "pooled_diff", "block_size")))
-    if ra.size >= 10:
-        ci = sharpe_difference_ci(ra, rb, periods_per_year=ppy, n_boot=n_boot, seed=seed)
-        rec.update(ci_low=ci.low, ci_high=ci.high, p_boot=ci.p_value, pooled_diff=ci.diff)
-        rec["block_size"] = ci.block_size
-    rec["p_perm"] = (
-        paired_permutation_test(pairs["a"].to_numpy(), pairs["b"].to_numpy(), seed=seed).p_value
-        if len(d) >= 2
-        else None
-    )
-    wide = rows[rows["policy"].isin([cand, ref])].pivot_table(
-        index=["window", "seed"], columns=["policy", "series"], values="sharpe", aggfunc="first"
-    )
-    rec.update(_intervals(pd.DataFrame(wide[cand]), pd.DataFrame(wide[ref]), n_boot, seed))
-    return rec
-
-
-def _verdicts(
-    rows: pd.DataFrame,
-    returns: pd.DataFrame,
-    ref: str,
-    cands: list[str],
-    *,
-    n_trials: int | None,
-    trial_sharpes: Sequence[float] | None,
-    n_boot: int,
-    seed: int,
-    alpha: float,
-) -> tuple[list[dict[str, Any]], str]:
-    top = rows[rows["regime"] == "all"]
-    ppy = _periods_per_year(returns)
-    out: list[dict[str, Any]] = []
-    holm_on = "permutation"
-    for cand in cands:
-        per = []
-        for series, sub in top.groupby("series", sort=True):
-            rec = _compare(sub, returns[returns["series"] == series], cand, ref, ppy=ppy,
-                           n_boot=n_boot, seed=seed)  # fmt: skip
-            per.append({"scope": str(series), "kind": str(sub["kind"].iloc[0]), **rec})
-        if any(r["p_perm"] is None for r in per):
-            holm_on = "bootstrap"
-        overall = _compare(top, returns, cand, ref, ppy=ppy, n_boot=n_boot, seed=seed)
-        overall = {"scope": ALL, "kind": "all", **overall}
-        if n_trials:
-            ra, _ = _pooled(returns, cand, ref)
-            trials = (
-                trial_sharpes
-                if trial_sharpes is not None
-                else paired_columns(top, "sharpe", cand, ref)["a"]
-            )
-            overall["dsr"] = deflated_sharpe_ratio(
-                ra,
-                n_trials=n_trials,
-                trial_sharpes=np.asarray(trials, np.float64) if n_trials > 1 else None,
-                periods_per_year=ppy,
-            )
-        out += [overall, *per]
-    for cand in cands:
-        family = [r for r in out if r["candidate"] == cand and r["scope"] != ALL]
-        key = "p_perm" if holm_on == "permutation" else "p_boot"
-        ps = {r["scope"]: r[key] for r in family if r[key] is not None}
-        adj = holm_correction(ps, alpha=alpha) if ps else None
-        for r in out:
-            if r["candidate"] != cand:
-                continue
-            p = r[key] if r["scope"] == ALL else None
-            if adj is not None and r["scope"] in adj.index:
-                p = float(adj.loc[r["scope"], "p_holm"])
-            r["p_holm"] = p
-            r["verdict"] = _verdict(r["sharpe_diff"], p, alpha)
-    return out, holm_on
-
-
-def _verdict(diff: float, p: float | None, alpha: float) -> str:
-    if p is None:
-        return "untested"
-    if p >= alpha:
-        return "no significant difference"
-    return "better" if diff > 0 else "worse"
 
 
 def _clean(obj: Any) -> Any:
@@ -264,10 +121,15 @@ def build_verification(
         alpha: Family-wise error rate of the Holm correction and the verdicts.
 
     Returns:
-        ``{"settings", "policies", "verdict", "scenarios", "regimes", "capture",
-        "profiles"}``; ``verdict`` has one ``"all series"`` row per candidate then one row
-        per series (``scope``), with Sharpe means, ``sharpe_diff``, ``ci_low``/``ci_high``,
-        ``p_boot``, ``p_perm``, ``p_holm``, IQM and probability of improvement.
+        ``{"settings", "policies", "headline", "periods", "verdict", "scenarios",
+        "regimes", "upper_bound", "capture", "profiles"}``; ``headline`` holds each agent,
+        buy-and-hold and the best simple rule (all series, then per series); ``periods``
+        the dates of every real test window and stress episode; ``verdict`` has one
+        ``"all series"`` row per candidate then one row per series (``scope``), with Sharpe
+        means, ``sharpe_diff``, ``ci_low``/``ci_high``, ``p_boot``, ``p_perm``, ``p_holm``,
+        IQM and probability of improvement; the oracle's means are in ``upper_bound`` only
+        (not in ``scenarios``/``regimes``); ``settings["walk_forward"]`` says whether any
+        series was tested on several windows.
 
     Raises:
         ValueError: When the reference or a candidate has no rows, or runs are unpaired.
@@ -282,11 +144,14 @@ def build_verification(
         policy=returns["policy"].astype(str), series=returns["series"].astype(str)
     )
     cands = _pick_candidates(rows, reference, candidates)
-    verdict, holm_on = _verdicts(
+    verdict, holm_on = verdicts(
         rows, returns, reference, cands, n_trials=n_trials, trial_sharpes=trial_sharpes,
         n_boot=n_boot, seed=seed, alpha=alpha,
     )  # fmt: skip
     scenarios, regimes = summaries(rows, reference, cands)
+    scenarios, upper_bound = split_upper_bound(scenarios)
+    regimes, _ = split_upper_bound(regimes)
+    real = rows[rows["kind"] != "synthetic"]
     settings = {
         "reference": reference,
         "candidates": cands,
@@ -297,18 +162,23 @@ def build_verification(
         "n_trials": n_trials,
         "trial_sharpes": "given" if trial_sharpes is not None else "candidate runs",
         "holm_on": holm_on,
-        "periods_per_year": _periods_per_year(returns),
+        "periods_per_year": periods_per_year(returns),
         "series": sorted(rows["series"].unique().tolist()),
         "n_runs": int(len(rows[rows["regime"] == "all"][list(KEYS)].drop_duplicates())),
+        # walk-forward results test several windows per series; `evaluate`'s test one period
+        "walk_forward": bool(len(real) and real.groupby("series")["window"].nunique().max() > 1),
     }
     return _clean(
         {
             "settings": settings,
             "policies": [reference, *cands]
             + [p for p in dict.fromkeys(rows["policy"]) if p not in (reference, *cands)],
+            "headline": headline(rows, scenarios, reference, cands, ALL),
+            "periods": periods(rows, reference),
             "verdict": verdict,
             "scenarios": scenarios,
             "regimes": regimes,
+            "upper_bound": upper_bound,
             "capture": capture_by_policy(rows),
             "profiles": profiles(rows),
         }

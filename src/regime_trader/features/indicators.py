@@ -17,6 +17,7 @@ import talib
 from talib import abstract
 
 from regime_trader.config import FeatureConfig
+from regime_trader.features.long_horizon import long_horizon_lookbacks
 from regime_trader.features.trend import _as_float64, linreg_slope_frac, trend_persistence
 
 SMA_MATYPE = talib.MA_Type.SMA  # TA-Lib matype of a simple moving average (code 0)
@@ -206,6 +207,7 @@ def lookbacks(cfg: FeatureConfig = FeatureConfig()) -> dict[str, int]:
         out[f"ret_{lag}"] = log_return_lookback(lag)
     out[f"vol_{cfg.vol_window}"] = realised_vol_lookback(cfg.vol_window)
     out["range_1"] = log_range_lookback()
+    out.update(long_horizon_lookbacks(cfg))  # empty unless cfg.long_horizon
     return out
 
 

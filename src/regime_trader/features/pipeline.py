@@ -16,6 +16,7 @@ import pandas as pd
 from regime_trader.config import FeatureConfig
 from regime_trader.errors import ConfigError, DataError
 from regime_trader.features import indicators as ind
+from regime_trader.features.long_horizon import long_horizon_columns
 
 _PRICE_COLUMNS = ("open", "high", "low", "close")
 
@@ -92,6 +93,7 @@ def compute_features(ohlcv: pd.DataFrame, cfg: FeatureConfig = FeatureConfig()) 
     ]
     cols += [ind.log_return(c, lag) for lag in cfg.return_lags]
     cols += [ind.realised_vol(c, cfg.vol_window), ind.log_range(h, lo)]
+    cols += long_horizon_columns(c, cfg)  # empty unless cfg.long_horizon
     data = np.column_stack(cols) if len(c) else np.empty((0, len(cols)))
     return pd.DataFrame(data, index=ohlcv.index, columns=feature_names(cfg), dtype=np.float64)
 

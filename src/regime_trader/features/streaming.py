@@ -34,7 +34,7 @@ from regime_trader.config import FeatureConfig
 from regime_trader.errors import ConfigError, DataError
 from regime_trader.features.indicators import SMA_MATYPE
 from regime_trader.features.pipeline import feature_names
-from regime_trader.features.timeframes import bin_edges, multi_timeframe_names
+from regime_trader.features.timeframes import bin_edges, coarse_config, multi_timeframe_names
 
 _NAN = float("nan")
 
@@ -81,7 +81,8 @@ class FeaturePipeline:
     Args:
         cfg: Feature periods (as for ``compute_features``).
         history: Closes kept in the ring buffer; None = the fewest the windowed features need
-            (``max(persistence_window, vol_window, max(return_lags)) + 1``).
+            (``max(persistence_window, vol_window, max(return_lags)) + 1``; with
+            ``long_horizon`` also the longest SMA period and momentum lag + 1).
 
     Raises:
         ConfigError: If `history` is too small for the windows of `cfg`, or TA-Lib lacks
@@ -91,18 +92,26 @@ class FeaturePipeline:
     def __init__(self, cfg: FeatureConfig = FeatureConfig(), history: int | None = None) -> None:
         _check_talib_streams()
         need = max(cfg.persistence_window, cfg.vol_window, max(cfg.return_lags, default=0)) + 1
+        lh = cfg.long_horizon
+        if lh:  # the long-horizon SMAs and momentum read the same ring buffer
+            need = max(need, max(cfg.sma_periods, default=0), max(cfg.momentum_lags, default=0) + 1)
         if history is not None and history < need:
             raise ConfigError(f"FeaturePipeline history must be >= {need} for {cfg}, got {history}")
         self.cfg = cfg
         self.history = int(history or need)
-        base_cfg = cfg.model_copy(update={"timeframes": ()})
+        base_cfg = coarse_config(cfg)
         self._coarse = [_CoarseFeed(tf, base_cfg) for tf in cfg.timeframes]
         self.names = (
             multi_timeframe_names(cfg.timeframes, cfg) if self._coarse else feature_names(cfg)
         )
         self._index = pd.Index(self.names)
         n_ret = len(cfg.return_lags)  # columns that hold ratios until the final log
-        self._logs = np.r_[8 : 8 + n_ret, 9 + n_ret]
+        n_lh = len(cfg.sma_periods) + len(cfg.momentum_lags) if lh else 0
+        self._logs = np.r_[8 : 8 + n_ret, 9 + n_ret, 10 + n_ret : 10 + n_ret + n_lh]
+        # vol_rel: the last vol_level_window realised vols, stored twice like the closes
+        self._level = cfg.vol_level_window if lh else 0
+        self._vols = np.full(2 * max(self._level, 1), np.nan)
+        self._n_vols = 0
         # Ring buffer stored twice ([H:2H] mirrors [0:H]) so the last k closes are one slice.
         self._closes = np.full(2 * self.history, np.nan)
         self._pos = 0
@@ -232,8 +241,29 @@ class FeaturePipeline:
             vol,
             px["high"] / px["low"],
         ]
+        if cfg.long_horizon:
+            values += self._long_horizon(c, vol)
         out = np.array(values, dtype=np.float64)
         out[self._logs] = np.log(out[self._logs])  # log returns and range, numpy's log as batch
+        return out
+
+    def _long_horizon(self, c: float, vol: float) -> list[float]:
+        """Ratios ``close / SMA`` and ``close / close[t - lag]`` (logged by the caller) and
+        ``vol_rel``, as ``features.long_horizon`` computes them in batch."""
+        cfg, n, end = self.cfg, self.n_seen, self._pos + self.history
+        out = [c / float(np.mean(self._last(k))) if n >= k else _NAN for k in cfg.sma_periods]
+        out += [c / self._closes[end - lag] if n > lag else _NAN for lag in cfg.momentum_lags]
+        if self._level:
+            if vol == vol:  # defined once vol_window returns exist
+                i = self._n_vols % self._level
+                self._vols[i] = self._vols[i + self._level] = vol
+                self._n_vols += 1
+            rel = _NAN
+            if self._n_vols >= self._level:
+                stop = self._n_vols % self._level + self._level
+                level = float(np.mean(self._vols[stop - self._level : stop]))
+                rel = 1.0 if vol == 0 and level == 0 else vol / level
+            out.append(rel)
         return out
 
 

@@ -29,89 +29,21 @@ hourly bar's final values (its close at 10:59): up to one coarse bar of look-ahe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import BaseOffset
 
 from regime_trader.config import FeatureConfig
-from regime_trader.errors import ConfigError, DataError
+from regime_trader.errors import DataError
 from regime_trader.features.pipeline import compute_features, feature_lookback, feature_names
+from regime_trader.utils.timeframes import _period_freq, parse_timeframes  # noqa: F401 (re-exported)
 
 INTRADAY_TIMEFRAMES = ("5min", "15min", "30min", "60min", "240min")
 DAILY_TIMEFRAMES = ("W", "ME")
 
-# Calendar offsets accepted (one period each), with their pandas Period frequency.
-_CALENDAR = {pd.offsets.Day: "D", pd.offsets.Week: "W", pd.offsets.MonthEnd: "M"}
-_CALENDAR |= {pd.offsets.MonthBegin: "M", pd.offsets.QuarterEnd: "Q", pd.offsets.YearEnd: "Y"}
 _OHLCV = ["open", "high", "low", "close", "volume"]
-
-
-def _period_freq(offset: BaseOffset) -> str | None:
-    """Pandas Period frequency of a calendar offset, or None if it is not one we accept."""
-    base = _CALENDAR.get(type(offset))
-    if base is None or offset.n != 1:
-        return None
-    if base == "W":
-        return offset.freqstr if getattr(offset, "weekday", None) is not None else None
-    if base in ("Q", "Y"):  # keep the anchor month: "QE-DEC" -> "Q-DEC", "YE-JUN" -> "Y-JUN"
-        return base + re.sub(r"^[A-Z]+", "", offset.freqstr)
-    return base
-
-
-def parse_timeframes(spec: str | Sequence[str] | None) -> list[str]:
-    """Split and validate a timeframe list such as ``"5min,15min,60min"`` or ``"W,ME"``.
-
-    Accepted tokens: positive fixed durations (``5min``, ``4h``, ``90s``; pandas offset
-    aliases) and single calendar periods (``D``, ``W``, ``W-SAT``, ``ME``, ``MS``, ``QE``,
-    ``YE``). Whitespace around tokens is ignored.
-
-    Args:
-        spec: Comma-separated string, a sequence of tokens, or None/"" for none.
-
-    Returns:
-        The stripped tokens, in order (used verbatim in column names ``name@tf``).
-
-    Raises:
-        ConfigError: Naming the first token that is empty, unknown to pandas, zero or
-            negative, a multiple of a calendar period (``2W``), or a duplicate.
-    """
-    if spec is None or (isinstance(spec, str) and not spec.strip()):
-        return []
-    tokens = spec.split(",") if isinstance(spec, str) else list(spec)
-    out: list[str] = []
-    seen: dict[object, str] = {}
-    hint = "use e.g. 5min,15min,30min,60min,240min (intraday) or W,ME (daily)"
-    for raw in tokens:
-        tok = str(raw).strip()
-        if not tok:
-            raise ConfigError(f"timeframes: empty token in {spec!r}; {hint}")
-        try:
-            offset = to_offset(tok)
-        except (ValueError, TypeError) as err:
-            raise ConfigError(
-                f"timeframes: '{tok}' is not a pandas offset ({err}); {hint}"
-            ) from None
-        if isinstance(offset, pd.offsets.Tick):
-            if offset.n <= 0:
-                raise ConfigError(f"timeframes: '{tok}' must be a positive duration; {hint}")
-            key: object = ("tick", int(offset.nanos))
-        else:
-            pfreq = _period_freq(offset)
-            if pfreq is None:
-                raise ConfigError(
-                    f"timeframes: '{tok}' is not supported: use a fixed duration (5min, 4h) or "
-                    "one calendar period (D, W, W-SAT, ME, QE, YE)"
-                )
-            key = ("period", pfreq)
-        if key in seen:
-            raise ConfigError(f"timeframes: '{tok}' repeats '{seen[key]}'")
-        seen[key] = tok
-        out.append(tok)
-    return out
 
 
 def _timestamps_ns(index: pd.Index) -> np.ndarray:
@@ -229,6 +161,13 @@ def visible_rows(base_ns: np.ndarray, bin_end_ns: np.ndarray) -> np.ndarray:
     return np.searchsorted(bin_end_ns, base_ns, side="right").astype(np.int64) - 1
 
 
+def coarse_config(cfg: FeatureConfig) -> FeatureConfig:
+    """The feature config of every coarse series: ``cfg`` without timeframes and without the
+    long-horizon columns (a 252-bar momentum of weekly bars would need five years of warm-up;
+    the base columns already hold the long horizon)."""
+    return cfg.model_copy(update={"timeframes": (), "long_horizon": False})
+
+
 def timeframe_warmup(
     index: pd.DatetimeIndex, timeframes: str | Sequence[str], cfg: FeatureConfig = FeatureConfig()
 ) -> int:
@@ -241,7 +180,7 @@ def timeframe_warmup(
     Raises:
         DataError: If some timeframe never leaves its warm-up within the series.
     """
-    lb = feature_lookback(cfg)
+    lb = feature_lookback(coarse_config(cfg))
     ns = _timestamps_ns(index)
     rows = 0
     for tf in parse_timeframes(timeframes):
@@ -294,8 +233,8 @@ def multi_timeframe_names(
     timeframes: str | Sequence[str], cfg: FeatureConfig = FeatureConfig()
 ) -> list[str]:
     """Columns of ``multi_timeframe_features``: base names, then ``name@tf`` per timeframe."""
-    names = feature_names(cfg)
-    return names + [f"{n}@{tf}" for tf in parse_timeframes(timeframes) for n in names]
+    coarse = feature_names(coarse_config(cfg))
+    return feature_names(cfg) + [f"{n}@{tf}" for tf in parse_timeframes(timeframes) for n in coarse]
 
 
 def multi_timeframe_features(
@@ -313,7 +252,7 @@ def multi_timeframe_features(
     Args:
         ohlcv: OHLCV frame (strictly increasing DatetimeIndex of bar opens).
         timeframes: ``"5min,60min"`` or a list of tokens (see ``parse_timeframes``).
-        cfg: Feature periods, used for the base and every coarse series.
+        cfg: Feature periods of the base series; every coarse series uses ``coarse_config(cfg)``.
 
     Returns:
         float64 frame on the input's index with columns ``multi_timeframe_names``: the base
@@ -337,20 +276,21 @@ def multi_timeframe_features(
             )
     cols = _columns(ohlcv)
     base = compute_features(ohlcv, cfg).to_numpy().T
-    n_feat = base.shape[0]
-    values = np.empty(((1 + len(tfs)) * n_feat, ns.size))
-    values[:n_feat] = base
+    n_base, ccfg = base.shape[0], coarse_config(cfg)
+    n_feat = len(feature_names(ccfg))
+    values = np.empty((n_base + len(tfs) * n_feat, ns.size))
+    values[:n_base] = base
     del base  # keep the peak near the size of the output
     for k, tf in enumerate(tfs):
         start, end = bin_edges(pd.DatetimeIndex(ohlcv.index), tf)
         data, first, _, bin_end = _aggregate(ns, cols, start, end)
         coarse = pd.DataFrame(data, index=_utc(start[first]))
-        feats = compute_features(coarse, cfg).to_numpy()
+        feats = compute_features(coarse, ccfg).to_numpy()
         # Column 0 of `padded` is all-NaN: base bars before the first coarse bar closes.
         padded = np.hstack([np.full((n_feat, 1), np.nan), feats.T])
         rows = visible_rows(ns, bin_end) + 1
         for j in range(n_feat):  # one contiguous gather per feature (fast; loops features only)
-            np.take(padded[j], rows, out=values[(k + 1) * n_feat + j])
+            np.take(padded[j], rows, out=values[n_base + k * n_feat + j])
     return pd.DataFrame(
         values.T, index=ohlcv.index, columns=multi_timeframe_names(tfs, cfg), copy=False
     )

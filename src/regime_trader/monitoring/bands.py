@@ -1,10 +1,11 @@
-"""Expected metrics with alert bands learned from validation chunks, rolling live metrics, trend.
+"""Rolling live metrics, their alarm bands learned from validation, and the trend.
 
 The plan's `ModelMonitor` compared each live metric with one expected value and a fixed 20%
 deviation: a Sharpe of 0.1 expected fires on 0.13, one of 2.0 survives 1.7, and a drawdown near
-zero fires on noise. Here the validation returns are cut into chunks as long as the live window;
-each metric's band is ``mean ± k * std`` over those chunks, so a band is as wide as the metric's
-own variation over windows of that length.
+zero fires on noise. Here each metric is computed over every window of the live length in the
+model's validation path (stride one), and the band is the range of those values widened by a
+margin (`calibrate.calibrated_range`): replaying the validation period raises no band alert,
+and a live window alarms only when it is worse than every validation window of its length.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from regime_trader.evaluation.metrics import drawdown, equity_curve
+from regime_trader.monitoring.calibrate import MARGIN, calibrated_range
+from regime_trader.policy.metrics import drawdown, equity_curve
 
-METRICS = ("return", "sharpe", "max_drawdown", "hit_rate", "turnover")
+METRICS = ("return", "sharpe", "max_drawdown", "hit_rate", "turnover", "volatility")
 HIGHER_IS_BETTER = {
     "return": True,
     "sharpe": True,
     "max_drawdown": False,
     "hit_rate": True,
     "turnover": False,
+    "volatility": False,
     "latency_p99_ms": False,
     "regime_shift": False,
 }
@@ -32,8 +35,8 @@ def window_metrics(
     returns: np.ndarray, positions: np.ndarray, bars_per_year: float
 ) -> dict[str, float]:
     """Metrics of one window: total return, annualised Sharpe, max drawdown (a positive
-    fraction), hit rate (share of positive returns among bars in the market) and turnover
-    (mean absolute position change per bar)."""
+    fraction), hit rate (share of positive returns among bars in the market), turnover
+    (mean absolute position change per bar, from flat) and annualised volatility."""
     r = np.asarray(returns, dtype=np.float64)
     p = np.asarray(positions, dtype=np.float64)
     sd = r.std(ddof=1) if r.size > 1 else 0.0
@@ -44,22 +47,36 @@ def window_metrics(
         "max_drawdown": float(drawdown(equity_curve(r)).max()) if r.size else 0.0,
         "hit_rate": float((r[held] > 0).mean()) if held.any() else 0.0,
         "turnover": float(np.abs(np.diff(np.r_[0.0, p])).mean()) if p.size else 0.0,
+        "volatility": float(sd * np.sqrt(bars_per_year)),
     }
 
 
 @dataclass(frozen=True)
 class Band:
-    """Expected value and alert band of one metric."""
+    """A metric's spread over the validation windows and its alarm band ``[lo, hi]``."""
 
     metric: str
     mean: float
     std: float
     lo: float
     hi: float
-    n_chunks: int
+    n_chunks: int  # validation windows the band was learned from
 
     def contains(self, value: float) -> bool:
+        """Whether ``value`` lies inside the band."""
         return self.lo <= value <= self.hi
+
+
+def sliding_metrics(
+    returns: np.ndarray, positions: np.ndarray, *, window: int, bars_per_year: float
+) -> dict[str, np.ndarray]:
+    """`window_metrics` of every ``window``-bar window (stride one), metric -> ``[N]``."""
+    r, p = np.asarray(returns, np.float64), np.asarray(positions, np.float64)
+    rows = [
+        window_metrics(r[i : i + window], p[i : i + window], bars_per_year)
+        for i in range(len(r) - window + 1)
+    ]
+    return {m: np.array([row[m] for row in rows]) for m in METRICS}
 
 
 def expected_bands(
@@ -68,25 +85,22 @@ def expected_bands(
     *,
     window: int,
     bars_per_year: float,
-    k: float = 2.0,
+    margin: float = MARGIN,
 ) -> dict[str, Band]:
-    """Bands ``mean ± k * std`` of each metric over the non-overlapping ``window``-bar chunks of
-    the validation path (at least 2 chunks needed; raises ValueError otherwise)."""
-    r, p = np.asarray(returns, np.float64), np.asarray(positions, np.float64)
-    n = len(r) // window
-    if n < 2:
-        raise ValueError(f"need >= 2 validation chunks of {window} bars, got {len(r)} bars")
-    rows = [
-        window_metrics(
-            r[i * window : (i + 1) * window], p[i * window : (i + 1) * window], bars_per_year
-        )
-        for i in range(n)
-    ]
+    """The band of each metric over every ``window``-bar window of the validation path.
+
+    Raises:
+        ValueError: fewer than ``2 * window`` validation bars.
+    """
+    if len(returns) < 2 * window:
+        raise ValueError(f"need >= 2 validation windows of {window} bars, got {len(returns)} bars")
+    values = sliding_metrics(returns, positions, window=window, bars_per_year=bars_per_year)
     bands = {}
-    for m in METRICS:
-        v = np.array([row[m] for row in rows])
-        mu, sd = float(v.mean()), float(v.std(ddof=1))
-        bands[m] = Band(m, mu, sd, mu - k * sd, mu + k * sd, n)
+    for m, v in values.items():
+        lo, hi = calibrated_range(v[:, None], margin)
+        bands[m] = Band(
+            m, float(v.mean()), float(v.std(ddof=1)), float(lo[0]), float(hi[0]), len(v)
+        )
     return bands
 
 

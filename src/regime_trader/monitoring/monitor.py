@@ -1,115 +1,30 @@
-"""`ModelMonitor`: the plan's monitor with bands learned from validation, drift and alerts.
+"""`ModelMonitor`: the plan's monitor with calibrated alarm levels, rate-limited alerts, gauges.
 
 Feed it one record per decision (``record``) and each step's realised return once it is known
 (``add_return``); every ``check_every`` decisions it computes the rolling metrics over the last
-``window`` returns, compares them with the validation bands, tests feature drift and the regime
-mix against the training distribution, looks for action collapse and slow decisions, stores
-everything in SQLite and sends the alerts (docs/monitoring.md lists every check).
+``window`` returns against the validation bands, the drift of the last ``drift_window``
+feature rows and the regime mix of the last ``long_window`` labels against the training
+references, looks for action collapse and slow decisions, stores everything in SQLite and
+sends the alerts through the sink's per-kind cooldown (docs/monitoring.md lists every check).
+`monitor_gauges` gives the latest values as flat gauges for a ``/metrics`` endpoint.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 
-from regime_trader.monitoring import drift as dr
-from regime_trader.monitoring.alerts import Alert, AlertSink
-from regime_trader.monitoring.bands import (
-    HIGHER_IS_BETTER,
-    Band,
-    Trend,
-    expected_bands,
-    trend,
-    window_metrics,
-)
+from regime_trader.monitoring.alerts import KINDS, Alert, AlertSink, AlertSummary
+from regime_trader.monitoring.bands import HIGHER_IS_BETTER, Band, Trend, trend, window_metrics
+from regime_trader.monitoring.expectations import Expectations, MonitorConfig, top_share
 from regime_trader.monitoring.store import MonitorStore
+from regime_trader.regimes import REGIME_NAMES
 
-
-@dataclass(frozen=True)
-class MonitorConfig:
-    """Thresholds of the checks (docs/monitoring.md)."""
-
-    window: int = 63  # bars in the rolling metrics (a quarter of daily bars)
-    check_every: int = 21
-    k: float = 2.0  # band half-width in validation-chunk standard deviations
-    bars_per_year: float = 252.0
-    collapse_share: float = 0.98  # one position held over this share of the window
-    latency_ms: float = 50.0  # p99 decision latency budget
-    regime_shift: float = 0.25  # total variation distance of the regime mix
-    max_reference: int = 5000  # training rows kept for the drift tests
-    drift_window: int = 250  # latest live rows tested for drift (needs them all)
-    long_factor: int = 4  # action collapse and regime mix look at long_factor * window bars
-
-    @property
-    def long_window(self) -> int:
-        return self.long_factor * self.window
-
-
-@dataclass
-class Expectations:
-    """What the live model is compared with: validation bands and the training distribution."""
-
-    bands: dict[str, Band]
-    names: list[str] = field(default_factory=list)
-    features: np.ndarray | None = None  # [N, F] raw training features (subsampled)
-    regimes: np.ndarray | None = None  # [N] training regime labels
-    top_share: float | None = None  # validation share of the most held position
-    regime_limit: float | None = None  # regime-mix alarm level (TVD) learned from training
-
-    @classmethod
-    def from_validation(
-        cls,
-        returns: np.ndarray,
-        positions: np.ndarray,
-        cfg: MonitorConfig = MonitorConfig(),
-        *,
-        features: np.ndarray | None = None,
-        names: list[str] | None = None,
-        regimes: np.ndarray | None = None,
-        seed: int = 0,
-    ) -> Expectations:
-        bands = expected_bands(
-            returns, positions, window=cfg.window, bars_per_year=cfg.bars_per_year, k=cfg.k
-        )
-        if features is not None and len(features) > cfg.max_reference:
-            rows = np.random.default_rng(seed).choice(len(features), cfg.max_reference, False)
-            features = np.asarray(features)[np.sort(rows)]
-        limit = None if regimes is None else _regime_limit(np.asarray(regimes), cfg)
-        return cls(bands, list(names or []), features, regimes, _top_share(positions), limit)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "bands": {k: asdict(b) for k, b in self.bands.items()},
-                "names": self.names,
-                "features": None if self.features is None else np.asarray(self.features).tolist(),
-                "regimes": None if self.regimes is None else np.asarray(self.regimes).tolist(),
-                "top_share": self.top_share,
-                "regime_limit": self.regime_limit,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Expectations:
-        d = json.loads(text)
-        feats = None if d["features"] is None else np.asarray(d["features"], np.float64)
-        regs = None if d["regimes"] is None else np.asarray(d["regimes"], np.int64)
-        bands = {k: Band(**b) for k, b in d["bands"].items()}
-        return cls(bands, d["names"], feats, regs, d["top_share"], d.get("regime_limit"))
-
-
-def _regime_limit(labels: np.ndarray, cfg: MonitorConfig) -> float:
-    """``max(cfg.regime_shift, mean + k * sd)`` of the TVD between each ``long_window`` chunk of
-    the training labels and their whole mix: regimes persist, so a short live stretch differs
-    from the long-run mix even when nothing has changed."""
-    n = cfg.long_window
-    tvd = [dr.regime_mix_shift(labels, labels[i : i + n]) for i in range(0, len(labels) - n + 1, n)]
-    if len(tvd) < 2:
-        return cfg.regime_shift
-    return float(max(cfg.regime_shift, np.mean(tvd) + cfg.k * np.std(tvd, ddof=1)))
+__all__ = ["Expectations", "ModelMonitor", "MonitorConfig", "metric_trend", "monitor_gauges"]
 
 
 def _is_worse(metric: str, value: float, band: Band) -> bool:
@@ -119,13 +34,6 @@ def _is_worse(metric: str, value: float, band: Band) -> bool:
     if HIGHER_IS_BETTER.get(metric, True):
         return value < band.lo
     return value > band.hi
-
-
-def _top_share(positions: np.ndarray) -> float:
-    p = np.round(np.asarray(positions, np.float64), 6)
-    if p.size == 0:
-        return 0.0
-    return float(np.unique(p, return_counts=True)[1].max() / p.size)
 
 
 class ModelMonitor:
@@ -144,10 +52,11 @@ class ModelMonitor:
         self.model_version = model_version
         self.step = 0
         self.alerts: list[Alert] = []
+        self.latest: dict[str, float] = {}  # the last check's values (`monitor_gauges`)
         self._returns: deque[float] = deque(maxlen=cfg.window)
         self._positions: deque[float] = deque(maxlen=cfg.window)
         self._held: deque[float] = deque(maxlen=cfg.long_window)
-        self._regimes: deque[int] = deque(maxlen=cfg.max_reference)
+        self._regimes: deque[int] = deque(maxlen=cfg.long_window)
         self._features: deque[np.ndarray] = deque(maxlen=cfg.drift_window)
         self._latency: deque[float] = deque(maxlen=1000)
         self._last_ts = ""
@@ -164,7 +73,7 @@ class ModelMonitor:
         latency_ms: float = float("nan"),
         features: np.ndarray | None = None,
     ) -> list[Alert]:
-        """One decision; runs the checks every ``check_every`` records; the alerts raised."""
+        """One decision; runs the checks every ``check_every`` records; the alerts sent."""
         self.step += 1
         self._last_ts = str(timestamp)
         row = (self.step, self._last_ts, self.model_version, int(action), float(position))
@@ -188,77 +97,107 @@ class ModelMonitor:
         self._positions.append(float(position))
 
     def check(self) -> list[Alert]:
-        """Run every check now; store the snapshot; send and return the new alerts."""
-        found = [*self._check_bands(), *self._check_drift(), *self._check_behaviour()]
+        """Run every check now; store the snapshot; send and return the alerts let through."""
+        found = [
+            *self._check_bands(),
+            *self._check_drift(),
+            *self._check_regimes(),
+            *self._check_behaviour(),
+        ]
         sent = [a for a in found if self.sink.should_send(a, self.step)]
         for a in sent:
             self.store.add_alert(self.step, a)
             self.sink.send(a)
         self.alerts.extend(sent)
+        if found:
+            self.store.set_info("alert_summary", json.dumps(self.alert_summary().to_dict()))
         return sent
 
-    def _alert(self, kind: str, subject: str, value: float, lo, hi, message: str) -> Alert:
-        return Alert(
-            self._last_ts, kind, subject, float(value), lo, hi, message, self.model_version
-        )
+    def alert_summary(self) -> AlertSummary:
+        """Per-kind counts: raised, sent, held back by the cooldown (print its ``lines()``)."""
+        return self.sink.summary()
+
+    def _alert(
+        self, kind: str, subject: str, value: float, lo: float | None, hi: float | None, msg: str
+    ) -> Alert:
+        return Alert(self._last_ts, kind, subject, float(value), lo, hi, msg, self.model_version)
 
     def _check_bands(self) -> list[Alert]:
+        """One ``band`` alert naming every metric outside its band on the harmful side."""
         if len(self._returns) < self.cfg.window:
             return []
         live = window_metrics(
             np.array(self._returns), np.array(self._positions), self.cfg.bars_per_year
         )
-        rows, out = [], []
+        rows, bad = [], []
         for m, v in live.items():
             band = self.expected.bands.get(m)
             lo, hi = (band.lo, band.hi) if band else (None, None)
             rows.append((self.step, self._last_ts, m, v, lo, hi))
+            self.latest[f"metric_{m}"] = v
             if band and _is_worse(m, v, band):
-                msg = (
-                    f"{m} over the last {self.cfg.window} bars is {v:.4g}, outside the validation "
-                    f"band [{band.lo:.4g}, {band.hi:.4g}] (mean {band.mean:.4g} ± {self.cfg.k:g} sd)"
-                )
-                out.append(self._alert("band", m, v, band.lo, band.hi, msg))
+                bad.append((m, v, band))
         self.store.add_metrics(rows)
-        return out
+        if not bad:
+            return []
+        parts = [f"{m} {v:.4g} outside [{b.lo:.4g}, {b.hi:.4g}]" for m, v, b in bad]
+        m, v, b = bad[0]
+        msg = (
+            f"over the last {self.cfg.window} bars: {'; '.join(parts)} "
+            f"(bands from {b.n_chunks} validation windows)"
+        )
+        return [self._alert("band", m, v, b.lo, b.hi, msg)]
 
     def _check_drift(self) -> list[Alert]:
-        ex, out = self.expected, []
-        if ex.features is not None and len(self._features) >= self.cfg.drift_window:
-            ref = np.asarray(ex.features, np.float32)
-            res = dr.feature_drift(ref, np.array(self._features), ex.names)
-            self.store.add_drift(
-                [
-                    (
-                        self.step,
-                        self._last_ts,
-                        d.feature,
-                        d.psi,
-                        d.ks_stat,
-                        d.ks_pvalue,
-                        int(d.drifted),
-                    )
-                    for d in res
-                ]
-            )
-            for d in (d for d in res if d.drifted):
-                msg = f"feature {d.feature} drifted: PSI {d.psi:.3f}, KS D {d.ks_stat:.3f} (p {d.ks_pvalue:.2g})"
-                out.append(self._alert("drift", d.feature, d.psi, None, dr.PSI_THRESHOLD, msg))
-        live = np.array(self._regimes)
-        live = live[-self.cfg.long_window :]
-        if ex.regimes is not None and (live >= 0).sum() >= self.cfg.long_window:
-            tvd = dr.regime_mix_shift(ex.regimes, live)
-            limit = ex.regime_limit or self.cfg.regime_shift
-            self.store.add_metrics([(self.step, self._last_ts, "regime_shift", tvd, None, limit)])
-            if tvd > limit:
-                msg = f"regime mix moved {tvd:.2f} (total variation) from training (limit {limit:.2f})"
-                out.append(self._alert("regime_mix", "regimes", tvd, None, limit, msg))
-        return out
+        ref = self.expected.drift
+        if ref is None or len(self._features) < ref.window:
+            return []
+        psi = ref.psi_of(np.array(self._features))
+        ratio = psi / np.maximum(ref.limits, 1e-12)
+        rows = zip(ref.names, psi, ref.limits, ratio, strict=True)
+        self.store.add_drift(
+            [(self.step, self._last_ts, n, p, lim, r, int(r > 1)) for n, p, lim, r in rows]
+        )
+        self.latest["drift_score"] = float(ratio.max())
+        for name, r in zip(ref.names, ratio, strict=True):
+            self.latest[f"drift_ratio_{name}"] = float(r)
+        if ratio.max() <= 1.0:
+            return []
+        order = [j for j in np.argsort(-ratio) if ratio[j] > 1.0]
+        top = order[0]
+        also = ", ".join(f"{ref.names[j]} x{ratio[j]:.2f}" for j in order[1:4])
+        msg = (
+            f"feature {ref.names[top]} drifted: PSI {psi[top]:.3f} over the last {ref.window} "
+            f"rows, limit {ref.limits[top]:.3f} (x{ratio[top]:.2f})"
+            + (f"; also {also}" if also else "")
+        )
+        return [self._alert("drift", ref.names[top], psi[top], None, ref.limits[top], msg)]
+
+    def _check_regimes(self) -> list[Alert]:
+        ref, labels = self.expected.regimes, np.array(self._regimes)
+        if ref is None or not ref.ready(labels):
+            return []
+        score, shares, tvd = ref.score(labels)
+        self.store.add_metrics(
+            [(self.step, self._last_ts, "regime_shift", tvd, None, ref.tvd_limit)]
+        )
+        self.latest.update({"regime_score": score, "regime_shift": tvd})
+        for name, s in zip(REGIME_NAMES, shares, strict=True):
+            self.latest[f"regime_share_{name}"] = float(s)
+        if score <= 1.0:
+            return []
+        k = int(np.argmax(ref.excursions(shares)))
+        msg = (
+            f"regime mix of the last {ref.window} bars: {REGIME_NAMES[k]} {shares[k]:.0%} "
+            f"(calibrated range {max(ref.lo[k], 0):.0%}-{min(ref.hi[k], 1):.0%}, training "
+            f"{ref.train[k]:.0%}); total variation {tvd:.2f} (limit {ref.tvd_limit:.2f})"
+        )
+        return [self._alert("regime_mix", REGIME_NAMES[k], shares[k], ref.lo[k], ref.hi[k], msg)]
 
     def _check_behaviour(self) -> list[Alert]:
         out, cfg = [], self.cfg
         if len(self._held) >= cfg.long_window:
-            share = _top_share(np.array(self._held))
+            share = top_share(np.array(self._held))
             usual = self.expected.top_share
             if share >= cfg.collapse_share and (usual is None or usual < cfg.collapse_share):
                 pos = float(np.median(self._held))
@@ -269,6 +208,7 @@ class ModelMonitor:
                 )
         if len(self._latency) >= 20:
             p99 = float(np.percentile(self._latency, 99))
+            self.latest["latency_p99_ms"] = p99
             self.store.add_metrics(
                 [(self.step, self._last_ts, "latency_p99_ms", p99, None, cfg.latency_ms)]
             )
@@ -287,3 +227,33 @@ def metric_trend(store: MonitorStore, metric: str, window: int = 10) -> Trend | 
     m = store.frame("metrics")
     values = m.loc[m["metric"] == metric, "value"].to_numpy()[-window:]
     return trend(metric, values)
+
+
+def _gauge_name(name: str) -> str:
+    return "monitor_" + re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+def monitor_gauges(monitor: ModelMonitor) -> dict[str, float]:
+    """Flat gauges of a monitor for a Prometheus ``/metrics`` endpoint (names valid there).
+
+    ``monitor_drift_score`` (largest PSI / limit over features: above 1 is drift),
+    ``monitor_drift_ratio_<feature>``, ``monitor_regime_score`` (above 1 alarms),
+    ``monitor_regime_shift`` (total variation from the training mix),
+    ``monitor_regime_share_<regime>``, ``monitor_metric_<metric>`` (rolling metrics),
+    ``monitor_latency_p99_ms``, ``monitor_decisions``, and per alert kind
+    ``monitor_alerts_raised_<kind>`` / ``monitor_alerts_sent_<kind>``. A value not computed
+    yet (before the first full window) is NaN.
+    """
+    out = {"monitor_decisions": float(monitor.step)}
+    for key in ("drift_score", "regime_score", "regime_shift"):
+        out[_gauge_name(key)] = float("nan")
+    for name in REGIME_NAMES:
+        out[_gauge_name(f"regime_share_{name}")] = float("nan")
+    latest = dict(monitor.latest)  # one copy: a check may run in another thread
+    out.update({_gauge_name(k): float(v) for k, v in latest.items()})
+    kinds = dict(monitor.alert_summary().kinds)
+    for kind in KINDS:
+        s = kinds.get(kind)
+        out[_gauge_name(f"alerts_raised_{kind}")] = float(s.raised if s else 0)
+        out[_gauge_name(f"alerts_sent_{kind}")] = float(s.sent if s else 0)
+    return out

@@ -50,6 +50,7 @@ def summary(store: MonitorStore) -> dict:
         "latest": latest,
         "trends": trends,
         "alerts": alerts["kind"].value_counts().to_dict() if len(alerts) else {},
+        "alert_summary": json.loads(store.info().get("alert_summary", "{}")),
     }
 
 
@@ -65,8 +66,19 @@ def summary_lines(s: dict) -> list[str]:
         t = s["trends"].get(name)
         arrow = "" if t is None else (" improving" if t["is_improving"] else " worsening")
         lines.append(f"  {name:<16} {v['value']:>10.4g}{band}{arrow}")
-    alerts = ", ".join(f"{k} {n}" for k, n in s["alerts"].items()) or "none"
-    lines.append(f"alerts: {alerts}")
+    per_kind = s.get("alert_summary") or {}
+    if not per_kind:
+        alerts = ", ".join(f"{k} {n}" for k, n in s["alerts"].items()) or "none"
+        return [*lines, f"alerts: {alerts}"]
+    lines.append("alerts (sent / raised; the rest fell within the per-kind cooldown):")
+    for kind, k in per_kind.items():
+        top = ", ".join(
+            f"{name} {n}" for name, n in sorted(k["subjects"].items(), key=lambda kv: -kv[1])[:3]
+        )
+        lines.append(
+            f"  {kind:<16} {k['sent']:>4} / {k['raised']:<5} {_when(k['first'])} to "
+            f"{_when(k['last'])}; {top}"
+        )
     return lines
 
 
@@ -112,7 +124,9 @@ def _num(x: float) -> str:
 
 def _when(ts: object) -> str:
     """``2010-02-06`` for midnight bars, else ``2010-02-06 14:30`` (UTC)."""
-    t = pd.Timestamp(ts)
+    t = pd.Timestamp(str(ts))
+    if pd.isna(t):
+        return "-"
     return str(t.date()) if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M")
 
 

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE TABLE IF NOT EXISTS metrics (
     step INTEGER, timestamp TEXT, metric TEXT, value REAL, lo REAL, hi REAL);
 CREATE TABLE IF NOT EXISTS drift (
-    step INTEGER, timestamp TEXT, feature TEXT, psi REAL, ks_stat REAL, ks_pvalue REAL,
+    step INTEGER, timestamp TEXT, feature TEXT, psi REAL, psi_limit REAL, ratio REAL,
     drifted INTEGER);
 CREATE TABLE IF NOT EXISTS alerts (
     step INTEGER, timestamp TEXT, kind TEXT, subject TEXT, value REAL, lo REAL, hi REAL,
@@ -77,6 +77,7 @@ class MonitorStore:
         self._write("INSERT INTO metrics VALUES (?,?,?,?,?,?)", rows)
 
     def add_drift(self, rows: list[tuple]) -> None:
+        """(step, timestamp, feature, psi, psi_limit, ratio, drifted)."""
         self._write("INSERT INTO drift VALUES (?,?,?,?,?,?,?)", rows)
 
     def add_alert(self, step: int, alert: Alert) -> None:

@@ -112,6 +112,11 @@ class EnhancedCore(nn.Module):
         self.adv_out = GroupedLinear(g, head_hidden, n_actions)
         self.register_buffer("_mask", self._causal_mask(), persistent=False)
 
+    def _attn_mask(self) -> torch.Tensor | None:
+        """The registered causal mask buffer (None without causal attention)."""
+        mask = self._mask if self.causal else None
+        return mask if isinstance(mask, torch.Tensor) else None
+
     def _causal_mask(self) -> torch.Tensor:
         """``[T, W]`` True where query bar ``W - T + i`` may attend to bar ``j`` (``j <= it``)."""
         rows = torch.arange(self.window - self.steps, self.window).unsqueeze(1)
@@ -129,7 +134,7 @@ class EnhancedCore(nn.Module):
         k, v = kv.view(g * b, w, 2, h, d // h).permute(2, 0, 3, 1, 4).unbind(0)
         att = F.scaled_dot_product_attention(
             q, k, v,
-            attn_mask=self._mask if self.causal else None,
+            attn_mask=self._attn_mask(),
             dropout_p=self.dropout if self.training else 0.0,
         )  # fmt: skip
         att = att.transpose(1, 2).reshape(g, b * t, d)

@@ -9,7 +9,7 @@ and a sha256 per file). Loading checks every hash and never unpickles (docs/life
 from __future__ import annotations
 
 from regime_trader.package.build import build_package
-from regime_trader.package.loader import DECISION_COLUMNS, ModelPackage, load
+from regime_trader.package.loader import DECISION_COLUMNS, ModelPackage, load, load_model
 from regime_trader.package.manifest import FORMAT_VERSION, package_digest, verify
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ModelPackage",
     "build_package",
     "load",
+    "load_model",
     "package_digest",
     "verify",
 ]

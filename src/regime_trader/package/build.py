@@ -21,9 +21,9 @@ from regime_trader.data.split_report import load_split
 from regime_trader.errors import ConfigError
 from regime_trader.package import manifest as mf
 from regime_trader.package import metadata as md
-from regime_trader.package.loader import ModelPackage, load
+from regime_trader.package.loader import load
 from regime_trader.package.model_card import parameter_count, render
-from regime_trader.training import checkpoint as ckpt
+from regime_trader.policy.policy import Policy, load_folder
 from regime_trader.utils.io import atomic_write_json, atomic_write_text
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+][0-9A-Za-z.-]+)?$")
@@ -51,7 +51,7 @@ def _training(cfg: Config) -> dict[str, Any]:
 
 
 def package_metadata(
-    model: ModelPackage, run_dir: Path, *, name: str, version: str, metrics: dict[str, Any]
+    model: Policy, run_dir: Path, *, name: str, version: str, metrics: dict[str, Any]
 ) -> dict[str, Any]:
     """Everything ``metadata.json`` records about a packaged run."""
     cfg = model.config
@@ -74,17 +74,21 @@ def package_metadata(
         },
         "signature": md.signature(cfg, model.feature_names, model.lookback),
         "parameters": parameter_count(model.net),
-        "calibrated": not model.rule.is_identity,
+        "calibrated": model.calibration is not None,
     }
 
 
-def _write_files(tmp: Path, model: ModelPackage, run_dir: Path, meta: dict[str, Any]) -> None:
-    shutil.copyfile(run_dir / ckpt.WEIGHTS, tmp / mf.WEIGHTS)
+def _write_files(tmp: Path, model: Policy, run_dir: Path, meta: dict[str, Any]) -> None:
+    shutil.copyfile(run_dir / mf.WEIGHTS, tmp / mf.WEIGHTS)
     atomic_write_json(tmp / mf.CONFIG, model.config.model_dump(mode="json"))
-    features = {"lookback": model.lookback, "scaler": model.scaler.to_dict()}
+    features = {
+        "lookback": model.lookback,
+        "scaler": model.scaler.to_dict(),
+        "bars_per_year": model.bars_per_year,
+    }
     atomic_write_json(tmp / mf.FEATURES, features)
-    if (run_dir / mf.CALIBRATION).is_file():
-        atomic_write_json(tmp / mf.CALIBRATION, model.rule.to_dict())
+    if model.calibration is not None:  # the run's record, byte for byte (digest included)
+        shutil.copyfile(run_dir / mf.CALIBRATION, tmp / mf.CALIBRATION)
     atomic_write_json(tmp / mf.METRICS, meta["metrics"])
     atomic_write_json(tmp / mf.METADATA, meta)
     atomic_write_text(tmp / mf.MODEL_CARD, render(meta, model.net, model.rule))
@@ -145,7 +149,7 @@ def build_package(
         raise ConfigError(f"'{out}' already exists; pass --force to replace it")
     if out.exists() and not (out / mf.MANIFEST).is_file():
         raise ConfigError(f"'{out}' exists and is not a model package; refusing to replace it")
-    model = ModelPackage.from_run(run_dir, device="cpu")
+    model = load_folder(run_dir, device="cpu")
     metrics = md.run_metrics(run_dir)
     metrics["test_ci"] = md.test_sharpe_cis(run_dir, metrics["test_folder"])
     meta = package_metadata(

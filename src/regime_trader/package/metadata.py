@@ -66,8 +66,8 @@ def _span(frame: pd.DataFrame) -> dict[str, Any]:
 
 def data_summary(cfg: Config, split: dict[str, Any] | None) -> dict[str, Any]:
     """Fingerprints and regime shares of the bars a run used (None fields when unreadable)."""
+    from regime_trader.policy.prepare import load_frame
     from regime_trader.regimes import classify_regimes, regime_shares
-    from regime_trader.training.prepare import load_frame
 
     out: dict[str, Any] = {"source": cfg.data.source}
     try:
@@ -140,8 +140,8 @@ def run_metrics(run_dir: Path) -> dict[str, Any]:
 def test_sharpe_cis(run_dir: Path, folder: str | None, seed: int = 0) -> dict[str, Any] | None:
     """Bootstrap CIs of the test Sharpe and of its difference to buy-and-hold, from the
     test backtest's ``equity.csv`` (stationary block bootstrap, `sharpe_difference_ci`)."""
-    from regime_trader.evaluation.metrics import bars_per_year
     from regime_trader.evaluation.stats import sharpe_difference_ci
+    from regime_trader.policy.metrics import bars_per_year
 
     path = run_dir / (folder or ".") / "equity.csv"
     if folder is None or not path.is_file():
@@ -149,7 +149,9 @@ def test_sharpe_cis(run_dir: Path, folder: str | None, seed: int = 0) -> dict[st
     eq = pd.read_csv(path, index_col=0, parse_dates=True)
     if "strategy" not in eq or len(eq) < 12:
         return None
-    rets = eq.pct_change().iloc[1:]
+    # equity columns only (regime is a name); row 0 is the start at 1.0, so these are the
+    # step returns
+    rets = eq[[c for c in ("strategy", "buy_and_hold") if c in eq]].pct_change().iloc[1:]
     bpy = bars_per_year(pd.DatetimeIndex(eq.index))
     out: dict[str, Any] = {}
     for name, other in (("sharpe", None), ("sharpe_minus_buy_and_hold", "buy_and_hold")):
@@ -190,7 +192,7 @@ def environment() -> dict[str, Any]:
     """Library versions the package was written with."""
     import torch
 
-    from regime_trader import __version__
+    from regime_trader.version import __version__
 
     return {
         "regime_trader": __version__,

@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from regime_trader.evaluation.decisions import DecisionRule
+from regime_trader.policy.rule import DecisionRule
 
 INTENDED_USE = (
     "Research, backtests and paper trading of a long/flat (or long/short) policy on the bar "

@@ -1,7 +1,8 @@
 """Market regimes: scale-free rule-based labels (uptrend, downtrend, plateau, oscillating).
 
 The filtered Markov-switching detector lives in :mod:`regime_trader.regimes.markov` (not
-imported here: it loads statsmodels).
+imported here: it loads statsmodels); :mod:`regime_trader.regimes.table` measures what the
+labels mean on real data (share, run length, forward buy-and-hold return per regime).
 """
 
 from regime_trader.regimes.rules import (
@@ -9,6 +10,7 @@ from regime_trader.regimes.rules import (
     OSCILLATING,
     PLATEAU,
     REGIME_NAMES,
+    SHORT_HORIZON,
     UNKNOWN,
     UPTREND,
     apply_min_duration,
@@ -25,6 +27,7 @@ __all__ = [
     "OSCILLATING",
     "PLATEAU",
     "REGIME_NAMES",
+    "SHORT_HORIZON",
     "UNKNOWN",
     "UPTREND",
     "apply_min_duration",

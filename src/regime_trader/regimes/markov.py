@@ -37,6 +37,8 @@ from regime_trader.regimes.rules import (
 
 __all__ = ["MarkovRegimeDetector", "fit_markov_detector", "markov_input"]
 
+_CLIP_SD = 25.0  # observations beyond this many sds of the widest state are clipped to it
+
 
 def markov_input(ohlcv: pd.DataFrame, window: int) -> np.ndarray:
     """The model's observation: 100 x mean 1-bar log return over the last ``window`` bars.
@@ -111,7 +113,13 @@ class MarkovRegimeDetector:
             raise DataError(
                 f"the Markov detector needs more than {self.window + 1} bars, got {y.size}"
             )
-        res = self._model(y[self.window :]).filter(np.asarray(self.params))
+        # An observation tens of sds from every state (a -50% day) underflows every state's
+        # density and the filter turns NaN for good; clipping it at _CLIP_SD sds of the widest
+        # state keeps the verdict (that state) and the filter finite. Uses the params only.
+        sd = float(np.sqrt(max(self.variances)))
+        lo, hi = min(self.means) - _CLIP_SD * sd, max(self.means) + _CLIP_SD * sd
+        obs = np.clip(y[self.window :], lo, hi)
+        res = self._model(obs).filter(np.asarray(self.params))
         out[self.window :] = np.asarray(res.filtered_marginal_probabilities)
         return out
 

@@ -5,6 +5,13 @@ whose files are copied into the registry (content-addressed by the package's man
 digest, so a version never changes). Aliases (``champion``, ``challenger``, ...) point at
 versions; every promotion records when, why and its A/B evidence as tags, and pushes onto
 the alias's stack so that `rollback` moves the alias back to the previous holder.
+
+Registration records the package digest (sha256 of ``manifest.json``) and, when the package
+was signed and a public key is configured, the signer's key id. Every `resolve` (what
+``serve registry:NAME@alias`` and each hot swap call) and every `promote` recomputes the
+digest of the stored copy and refuses, in one line naming the version, its folder and the
+registry, a copy that no longer matches: a package edited and re-hashed after registration
+is never served.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 
 from regime_trader.errors import ConfigError
 from regime_trader.package import load, package_digest
+from regime_trader.package import manifest as mf
 from regime_trader.package.metadata import now_iso
 from regime_trader.registry.evidence import check_evidence
 
@@ -98,8 +106,31 @@ class Registry(ABC):
         raise ConfigError(f"model '{name}' has no version or alias '{ref}' (see `registry list`)")
 
     def resolve(self, name: str, ref: str | int = "champion") -> Path:
-        """The package folder of a version or alias, e.g. for ``regime_trader.load``."""
-        return Path(self.get(name, ref).source)
+        """The package folder of a version or alias, e.g. for ``regime_trader.load``.
+
+        Raises:
+            ConfigError: unknown name or reference, or a stored package whose digest is not
+                the one recorded at registration (see `check_digest`).
+        """
+        return self.check_digest(self.get(name, ref))
+
+    def check_digest(self, v: VersionInfo) -> Path:
+        """The package folder of ``v`` if its manifest still has the registered digest."""
+        where = f"{v.name} version {v.version} in the {self.backend} registry {self.root}"
+        recorded = v.tags.get("package_sha256", "")
+        if not recorded:
+            raise ConfigError(f"{where} has no recorded package digest; register it again")
+        path = Path(v.source)
+        try:
+            now = package_digest(path)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if now != recorded:
+            raise ConfigError(
+                f"{where}: package {path} has sha256 {now[:12]}, not the {recorded[:12]} "
+                "recorded at registration (changed since); register the original again"
+            )
+        return path
 
     def register(self, package: str | Path, name: str | None = None) -> VersionInfo:
         """Copy a verified package into the registry as the next version of ``name``."""
@@ -107,7 +138,8 @@ class Registry(ABC):
         name = name or model.name
         if not NAME.match(name):
             raise ConfigError(f"model name '{name}' must be letters, digits, '_', '.', '-'")
-        digest = package_digest(package)
+        checked = mf.verify_package(package)
+        digest = checked.digest
         for v in self._versions(name) if name in self._names() else []:
             if v.tags.get("package_sha256") == digest:
                 raise ConfigError(f"{package} is already registered as {name} version {v.version}")
@@ -119,6 +151,8 @@ class Registry(ABC):
             "registered_from": str(Path(package).resolve()),
             "format_version": str(model.metadata.get("format_version", "")),
         }
+        if checked.signer:
+            tags["signed_by"] = checked.signer  # key id of the verified signature
         version = self._create(name, str(source), tags)
         return self.get(name, version)
 
@@ -139,6 +173,7 @@ class Registry(ABC):
                 whose verdict for this version is not "promote" (unless ``force``).
         """
         target = self.get(name, int(version))
+        self.check_digest(target)
         if not reason.strip():
             raise ConfigError("--reason is required: say why this version is promoted")
         current = self._alias_version(name, alias)
@@ -201,12 +236,20 @@ class Registry(ABC):
         """Copy ``package`` to ``root/packages/<name>/<digest[:16]>`` (atomically)."""
         target = self.root / "packages" / name / digest[:16]
         if target.is_dir():
+            if package_digest(target) != digest:
+                raise ConfigError(
+                    f"{target}: the {self.backend} registry's copy does not match the package "
+                    "being registered (changed?); remove that folder and register again"
+                )
             return target.resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            shutil.copytree(package, tmp, dirs_exist_ok=True)
+            # links stay links, so that verifying the copy refuses them too
+            shutil.copytree(package, tmp, symlinks=True, dirs_exist_ok=True)
             load(tmp)  # the copy verifies too
+            if package_digest(tmp) != digest:
+                raise ConfigError(f"{package}: changed while it was registered; register again")
             tmp.rename(target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

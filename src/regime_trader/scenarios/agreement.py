@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from regime_trader.config import RegimeConfig
-from regime_trader.regimes.rules import classify_regimes
+from regime_trader.regimes.rules import SHORT_HORIZON, classify_regimes
 from regime_trader.scenarios.generators import SCENARIO_KINDS, generate
 
 
@@ -28,7 +27,7 @@ def agreement(kind: str, *, seed: int = 0, n_bars: int = 1500) -> tuple[float, i
         ``(agreement, scored_bars)``.
     """
     frame = generate(kind, n_bars, rng=np.random.default_rng(seed))
-    labels = classify_regimes(frame, RegimeConfig())
+    labels = classify_regimes(frame, SHORT_HORIZON)  # the 60-bar synthetic regimes
     known = labels >= 0
     truth = frame["true_regime"].to_numpy()
     scored = int(known.sum())
@@ -37,7 +36,7 @@ def agreement(kind: str, *, seed: int = 0, n_bars: int = 1500) -> tuple[float, i
 
 
 def agreement_table(seed: int = 0, n_bars: int = 1500) -> dict[str, float]:
-    """Detector agreement for every scenario kind (default parameters, default RegimeConfig).
+    """Detector agreement for every scenario kind (default parameters, `SHORT_HORIZON` labels: the scenarios switch every 60 bars).
 
     Args:
         seed: Seed of each kind's generator.

@@ -1,113 +1,44 @@
 """`create_app`: the decision service (FastAPI). docs/deployment.md shows it in use.
 
 Routes: ``GET /healthz`` (no key), ``POST /v1/decide``, ``GET /v1/model``, ``POST /v1/reload``,
-``GET /v1/sessions/{id}``, ``GET /metrics`` (Prometheus text). Decisions run in the thread
-pool (never on the event loop); bodies over ``max_body`` bytes get 413 before they are read.
+``GET /v1/sessions``, ``GET /v1/sessions/{id}``, ``GET /metrics`` (Prometheus text),
+``GET /openapi.json``. `serve.guard` checks the key on the headers and the body size before
+anything is parsed, and counts every answer; `serve.handlers` maps each refusal to its status.
+Decisions run in the thread pool (never on the event loop), the body's JSON parsing and
+validation and the answer's encoding with them (`serve.decide_route`): stream bars on up to
+``stream_threads`` workers, window requests on their own ``window_threads`` (default 1), so a
+5,000-bar window never holds the event loop or every worker. On shutdown the bar log's WAL is
+checkpointed into ``sessions.db`` and the log closed.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import numpy as np
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
 
 from regime_trader.errors import DataError
+from regime_trader.serve.answers import parse_request, stream_answer, window_answer
 from regime_trader.serve.auth import ApiKey
-from regime_trader.serve.decide import decide_bars
+from regime_trader.serve.guard import Guard
+from regime_trader.serve.handlers import install_handlers
 from regime_trader.serve.metrics import ServiceMetrics
 from regime_trader.serve.model import ModelHolder
-from regime_trader.serve.schemas import DecideRequest
+from regime_trader.serve.redact import redact_text
+from regime_trader.serve.refusals import FieldError, SessionOrderError
+from regime_trader.serve.schemas import REQUEST_ID_PATTERN, DecideRequest
 from regime_trader.serve.sessions import SessionManager
-from regime_trader.serve.streaming import SessionOrderError
 
 MAX_BODY = 1_000_000  # bytes; a 5,000-bar window is ~0.6 MB of JSON
-
-
-class _Guard:
-    """ASGI middleware: 413 on oversized bodies; request counts and latency by endpoint."""
-
-    def __init__(self, app: Any, metrics: ServiceMetrics, max_body: int) -> None:
-        self.app, self.metrics, self.max_body = app, metrics, max_body
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        endpoint = self.metrics.endpoint(scope["path"])
-        start, status = time.perf_counter(), [500]
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and int(length or 0) > self.max_body:
-            await _too_large(send, self.max_body)
-            status[0] = 413
-        else:
-            await self.app(scope, self._limited(receive), self._seen(send, status))
-        self.metrics.requests.labels(endpoint, str(status[0])).inc()
-        self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
-
-    def _limited(self, receive: Any) -> Any:
-        total = [0]
-
-        async def inner() -> dict:
-            msg = await receive()
-            total[0] += len(msg.get("body", b""))
-            if total[0] > self.max_body:  # chunked bodies without a length header
-                raise _BodyTooLarge
-            return msg
-
-        return inner
-
-    @staticmethod
-    def _seen(send: Any, status: list[int]) -> Any:
-        async def inner(msg: dict) -> None:
-            if msg["type"] == "http.response.start":
-                status[0] = msg["status"]
-            await send(msg)
-
-        return inner
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Any, limit: int) -> None:
-    body = f'{{"error": "request body over {limit} bytes"}}'.encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    out = []
-    for e in exc.errors():
-        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
-        msg = str(e.get("msg", "invalid")).replace("Value error, ", "")
-        out.append({"field": ".".join(loc) or "body", "message": msg})
-    return out
-
-
-def _install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = _field_errors(exc)
-        text = "; ".join(f"{e['field']}: {e['message']}" for e in errs)
-        return JSONResponse({"error": f"invalid request: {text}", "errors": errs}, status_code=422)
-
-    @app.exception_handler(_BodyTooLarge)
-    async def too_large(_: Request, __: Exception) -> JSONResponse:
-        return JSONResponse({"error": "request body too large"}, status_code=413)
-
-    @app.exception_handler(SessionOrderError)
-    async def order(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": str(exc), "state": "unchanged"}, status_code=409)
-
-    @app.exception_handler(DataError)
-    async def bad_data(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=422)
+STREAM_THREADS = 4  # workers deciding stream bars at once (one model lock, one GIL: few)
+WINDOW_THREADS = 1  # workers deciding window requests at once
 
 
 def create_app(
@@ -116,106 +47,192 @@ def create_app(
     token: str,
     sessions: SessionManager | None = None,
     max_body: int = MAX_BODY,
-) -> Any:
-    """The ASGI app serving ``holder``'s model (wrapped in the size/metrics guard)."""
-    app = FastAPI(title="regime-trader decision service", docs_url=None, redoc_url=None)
+    stream_threads: int = STREAM_THREADS,
+    window_threads: int = WINDOW_THREADS,
+) -> Guard:
+    """The ASGI app serving ``holder``'s model (behind the key, size and metrics guard).
+
+    ``stream_threads`` / ``window_threads``: how many stream bars / window requests are
+    decided at once (each in its own pool of worker threads; the rest wait their turn)."""
     metrics = ServiceMetrics()
-    sessions = sessions or SessionManager(holder)
-    key = Depends(ApiKey(token))
+    sessions = SessionManager(holder) if sessions is None else sessions
+    app = FastAPI(
+        title="regime-trader decision service",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan(sessions),
+    )
     app.state.holder, app.state.sessions, app.state.metrics = holder, sessions, metrics
     metrics.set_model(holder.current.name, holder.current.version)
-    _install_handlers(app)
+    holder.on_swap(lambda m: metrics.swapped(m.name, m.version))
+    install_handlers(app, metrics.storage_errors.inc)
+    _service_routes(app, holder, sessions, metrics)
+    limiters = Limiters(
+        anyio.CapacityLimiter(stream_threads), anyio.CapacityLimiter(window_threads)
+    )
+    _decide_route(app, holder, sessions, metrics, limiters)
+    _document_body(app)
+    return Guard(app, metrics, ApiKey(token), max_body)
 
+
+def _lifespan(sessions: SessionManager) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await anyio.to_thread.run_sync(sessions.close)  # WAL checkpoint (TRUNCATE), close
+
+    return lifespan
+
+
+def _service_routes(
+    app: FastAPI, holder: ModelHolder, sessions: SessionManager, metrics: ServiceMetrics
+) -> None:
     @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        problem = await anyio.to_thread.run_sync(sessions.log.healthy)
+        if problem is not None:
+            body = {"status": "unavailable", "storage": redact_text(problem)}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ok"})
 
-    @app.get("/v1/model", dependencies=[key])
-    async def model_info() -> dict:
+    @app.get("/v1/model")
+    async def model_info() -> dict[str, Any]:
         return holder.info()
 
-    @app.post("/v1/reload", dependencies=[key])
-    async def reload() -> dict:
-        swapped = await anyio.to_thread.run_sync(holder.reload)
-        if swapped:
-            metrics.swaps.inc()
-            metrics.set_model(holder.current.name, holder.current.version)
+    @app.post("/v1/reload")
+    async def reload() -> dict[str, Any]:
+        swapped = await anyio.to_thread.run_sync(holder.reload)  # ReloadError: 409
         return {"swapped": swapped, "version": holder.current.version}
 
-    @app.get("/v1/sessions/{session_id}", dependencies=[key])
+    @app.get("/v1/sessions")
+    async def session_list(limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
+        listed = await anyio.to_thread.run_sync(sessions.sessions, limit)
+        return {"sessions": listed, "in_memory": len(sessions)}
+
+    @app.get("/v1/sessions/{session_id}")
     async def session_state(session_id: str) -> JSONResponse:
-        state = sessions.state(session_id)
+        state = await anyio.to_thread.run_sync(sessions.state, session_id)
         if state is None:
-            return JSONResponse({"error": f"no session '{session_id}' in memory"}, status_code=404)
+            return JSONResponse({"error": f"no session '{session_id}'"}, status_code=404)
         return JSONResponse(state)
 
-    @app.get("/metrics", dependencies=[key])
+    @app.get("/metrics")
     async def prometheus() -> Response:
+        metrics.sessions.set(len(sessions))
         return Response(metrics.text(), media_type="text/plain; version=0.0.4")
 
-    @app.post("/v1/decide", dependencies=[key])
-    async def decide(req: DecideRequest) -> dict:
+
+@dataclass(frozen=True)
+class Limiters:
+    """How many stream bars and window requests are decided at once (worker threads)."""
+
+    stream: anyio.CapacityLimiter
+    window: anyio.CapacityLimiter
+
+
+@dataclass
+class _Job:
+    """One ``POST /v1/decide``: parsed, decided and encoded in a worker thread."""
+
+    body: bytes
+    content_type: str | None
+    header_id: str | None
+    start: float
+    req: DecideRequest | None = None
+    compute_s: float = 0.0
+    action: str | None = None
+
+    @property
+    def stream(self) -> bool:
+        return self.req is not None and self.req.bar is not None
+
+    def parse(self) -> DecideRequest:
+        if self.req is None:
+            self.req = parse_request(self.body, self.content_type)
+        return self.req
+
+    def answer(
+        self, holder: ModelHolder, sessions: SessionManager, streams_only: bool
+    ) -> bytes | None:
+        """The answer's JSON (pydantic's encoder, as FastAPI's for a dict); None for a window
+        request when ``streams_only`` (it is answered in the window pool)."""
+        req = self.parse()
+        if streams_only and req.bar is None:
+            return None
+        if req.bar is not None:
+            rid = _request_id(req.request_id, self.header_id)
+            out = stream_answer(sessions, req, rid)
+        else:
+            out = window_answer(holder.current, req, sessions.bar_limits)
+        self.compute_s = time.perf_counter() - self.start
+        self.action = None if out.get("replayed") else out["action"]
+        out["latency_ms"] = self.compute_s * 1e3
+        return _ANSWER.dump_json(out)
+
+
+_ANSWER: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+_BIG_BODY = 64_000  # bytes: a body this big is a window (a stream bar is ~250 bytes)
+
+
+def _decide_route(
+    app: FastAPI,
+    holder: ModelHolder,
+    sessions: SessionManager,
+    metrics: ServiceMetrics,
+    limiters: Limiters,
+) -> None:
+    @app.post("/v1/decide", openapi_extra=_BODY_DOC)
+    async def decide(
+        request: Request,
+        idempotency_key: str | None = Header(None, pattern=REQUEST_ID_PATTERN),
+    ) -> Response:
         start = time.perf_counter()
-        mode = "stream" if req.bar is not None else "window"
+        job = _Job(
+            await request.body(), request.headers.get("content-type"), idempotency_key, start
+        )
+        run = anyio.to_thread.run_sync
         try:
-            out = await anyio.to_thread.run_sync(_decide, holder, sessions, req)
-        except SessionOrderError:
-            metrics.refused.inc()
+            data = None
+            if len(job.body) <= _BIG_BODY:  # a stream bar, in one hop; a window moves on
+                data = await run(job.answer, holder, sessions, True, limiter=limiters.stream)
+            if data is None:
+                data = await run(job.answer, holder, sessions, False, limiter=limiters.window)
+        except DataError as exc:
+            if job.stream:
+                reason = "order" if isinstance(exc, SessionOrderError) else "invalid"
+                metrics.refused.labels(reason).inc()
             raise
-        metrics.inference.labels(mode).observe(time.perf_counter() - start)
-        if out["action"] is not None:
-            metrics.decisions.labels(out["action"]).inc()
-        out["latency_ms"] = (time.perf_counter() - start) * 1e3
-        return out
-
-    return _Guard(app, metrics, max_body)
+        metrics.inference.labels("stream" if job.stream else "window").observe(job.compute_s)
+        if job.action is not None:
+            metrics.decisions.labels(job.action).inc()
+        return Response(data, media_type="application/json")
 
 
-_EMPTY = {
-    "action": None,
-    "action_code": None,
-    "side": None,
-    "target_position": None,
-    "q_values": None,
-    "regime_probabilities": None,
+def _request_id(body: str | None, header: str | None) -> str | None:
+    if body is not None and header is not None and body != header:
+        raise FieldError("request_id", "differs from the Idempotency-Key header; give one")
+    return body if body is not None else header
+
+
+_BODY_DOC = {  # the body is parsed in the worker (`parse_request`), so FastAPI is told its schema
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecideRequest"}}},
+    }
 }
 
 
-def _decide(holder: ModelHolder, sessions: SessionManager, req: DecideRequest) -> dict:
-    """Run one decision (thread pool)."""
-    if req.bar is not None:
-        res = sessions.step(req.session_id, req.bar.as_dict(), req.max_gap)
-        body = res.decision.to_dict() if res.decision else dict(_EMPTY)
-        return {
-            "ready": res.decision is not None,
-            "timestamp": res.timestamp.isoformat(),
-            "session_id": req.session_id,
-            "bars_seen": res.bars_seen,
-            "regime_label": res.regime,
-            "features": [float(x) if np.isfinite(x) else None for x in res.features],
-            **body,
-            **_model_part(res.model),
-        }
-    model = holder.current
-    try:
-        ts, d = decide_bars(model, req.frame(), req.position)
-    except ValueError as exc:
-        if isinstance(exc, DataError):
-            raise
-        need = model.min_bars
-        raise DataError(f"bars: {exc}; a window needs at least {need} bars") from None
-    return {
-        "ready": True,
-        "timestamp": ts.isoformat(),
-        "session_id": None,
-        "bars_seen": len(req.bars or []),
-        **d.to_dict(),
-        **_model_part(model),
-    }
+def _document_body(app: FastAPI) -> None:
+    """Put `DecideRequest` (and the models it uses) in the OpenAPI components."""
+    build = app.openapi
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            body = DecideRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            models = schema.setdefault("components", {}).setdefault("schemas", {})
+            models.update(body.pop("$defs", {}))
+            models["DecideRequest"] = body
+        return app.openapi_schema  # type: ignore[return-value]
 
-def _model_part(model: Any) -> dict:
-    return {
-        "model": {"name": model.name, "version": model.version},
-        "thresholds": model.rule.to_dict(),
-    }
+    app.openapi = openapi  # type: ignore[method-assign]

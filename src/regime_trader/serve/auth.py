@@ -1,9 +1,14 @@
-"""API-key auth: ``Authorization: Bearer TOKEN`` or ``X-API-Key: TOKEN``."""
+"""API-key auth: ``Authorization: Bearer TOKEN`` or ``X-API-Key: TOKEN``.
+
+`serve.guard` checks it on the headers before the body is read; the service does not start
+without a key (`load_token`).
+"""
 
 from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from fastapi import HTTPException, Request
@@ -32,24 +37,27 @@ def load_token(token_file: Path | None = None) -> str:
     return token
 
 
-def _presented(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def _presented(headers: Mapping[str, str]) -> str | None:
+    header = headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.headers.get("x-api-key")
+    return headers.get("x-api-key")
 
 
 class ApiKey:
-    """A FastAPI dependency that answers 401 unless the request carries the key."""
+    """The key check: `accepts` on headers (the guard), or a FastAPI dependency (401)."""
+
+    REFUSAL = "missing or wrong API key (Authorization: Bearer TOKEN or X-API-Key)"
 
     def __init__(self, token: str) -> None:
         self._token = token.encode()
 
+    def accepts(self, headers: Mapping[str, str]) -> bool:
+        given = _presented(headers)
+        return given is not None and hmac.compare_digest(given.encode(), self._token)
+
     def __call__(self, request: Request) -> None:
-        given = _presented(request)
-        if given is None or not hmac.compare_digest(given.encode(), self._token):
+        if not self.accepts(request.headers):
             raise HTTPException(
-                status_code=401,
-                detail="missing or wrong API key (Authorization: Bearer TOKEN or X-API-Key)",
-                headers={"WWW-Authenticate": "Bearer"},
+                status_code=401, detail=self.REFUSAL, headers={"WWW-Authenticate": "Bearer"}
             )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-ENDPOINTS = ("/healthz", "/metrics", "/v1/decide", "/v1/model", "/v1/reload", "/v1/sessions")
+ENDPOINTS = (
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+    "/v1/decide",
+    "/v1/model",
+    "/v1/reload",
+    "/v1/sessions",
+)
 
 
 class ServiceMetrics:
@@ -35,16 +43,32 @@ class ServiceMetrics:
             "regime_trader_decisions", "Decisions by action", ["action"], registry=r
         )
         self.refused = Counter(
-            "regime_trader_refused_bars", "Stream bars refused (order, gap)", registry=r
+            "regime_trader_refused_bars",
+            "Stream bars refused, by reason (order: out of order or a gap; invalid: a field)",
+            ["reason"],
+            registry=r,
         )
         self.model = Gauge(
             "regime_trader_model_info", "Model in service (1)", ["name", "version"], registry=r
         )
-        self.swaps = Counter("regime_trader_model_swaps", "Model hot swaps", registry=r)
+        self.swaps = Counter(
+            "regime_trader_model_swaps", "Model hot swaps (watcher, reload, API)", registry=r
+        )
+        self.storage_errors = Counter(
+            "regime_trader_storage_errors", "Bar-log reads or writes that failed (503)", registry=r
+        )
+        self.sessions = Gauge(
+            "regime_trader_sessions_in_memory", "Stream sessions held in memory", registry=r
+        )
 
     def set_model(self, name: str, version: str) -> None:
         self.model.clear()
         self.model.labels(name, version).set(1)
+
+    def swapped(self, name: str, version: str) -> None:
+        """A swap from any source: the counter and the model in service."""
+        self.swaps.inc()
+        self.set_model(name, version)
 
     def endpoint(self, path: str) -> str:
         """A bounded label for ``path``."""
@@ -54,4 +78,5 @@ class ServiceMetrics:
         return "other"
 
     def text(self) -> bytes:
+        """The Prometheus text exposition."""
         return generate_latest(self.registry)

@@ -12,10 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from regime_trader.errors import ConfigError
+from regime_trader.package import loader as package_loader
+from regime_trader.policy.policy import Policy
+from regime_trader.serve.redact import redact, redact_text
+from regime_trader.serve.refusals import ReloadError
 
 log = logging.getLogger("regime_trader.serve")
 REGISTRY_PREFIX = "registry:"
@@ -54,20 +59,12 @@ def fingerprint(path: Path) -> tuple[str, int]:
     return str(path.resolve()), max(stamps, default=0)
 
 
-def load_model(path: Path, device: str = "cpu", threads: int | None = None) -> Any:
-    """A `ModelPackage` from a package folder (hashes verified) or a run folder."""
-    from regime_trader.package import ModelPackage, load
-
-    if (path / "manifest.json").is_file():
-        model = load(path, device)
-    elif (path / "config.yaml").is_file():
-        model = ModelPackage.from_run(path, device)
-    else:
-        raise ConfigError(f"'{path}' is neither a model package (manifest.json) nor a run folder")
-    return attach_lock(model, threads)
+def load_model(path: Path, device: str = "cpu", threads: int | None = None) -> Policy:
+    """A `Policy` from a package folder (hashes verified) or a run folder."""
+    return attach_lock(package_loader.load_model(path, device), threads)
 
 
-def attach_lock(model: Any, threads: int | None = None) -> Any:
+def attach_lock(model: Policy, threads: int | None = None) -> Policy:
     """Give ``model`` its torch lock (one forward pass at a time) and torch thread count
     (default: the calling thread's, as `serve --threads` sets it)."""
     import torch
@@ -78,13 +75,18 @@ def attach_lock(model: Any, threads: int | None = None) -> Any:
 
 
 class ModelHolder:
-    """The model in service; ``reload()`` swaps in a newly promoted one without downtime."""
+    """The model in service; ``reload()`` swaps in a newly promoted one without downtime.
+
+    Every swap (the watcher, ``POST /v1/reload``, `swap_to`) calls the ``on_swap`` listeners
+    with the new model, so the service's metrics follow whatever made the swap. A reload that
+    fails while serving raises `ReloadError` naming the file, local folders cut to their name.
+    """
 
     def __init__(
         self,
         spec: str | None = None,
         device: str = "cpu",
-        model: Any = None,
+        model: Policy | None = None,
         registry_root: str | Path = "registry",
     ) -> None:
         import torch
@@ -92,7 +94,9 @@ class ModelHolder:
         self.spec, self.device, self.registry_root = spec, device, registry_root
         self.threads = torch.get_num_threads()  # the creating thread's (serve --threads)
         self._swap = threading.Lock()
+        self._listeners: list[Callable[[Any], None]] = []
         self.path: Path | None = None
+        self._trying: Path | None = None  # the folder being loaded (named in a failure)
         self._print: tuple[str, int] | None = None
         self.current: Any = attach_lock(model, self.threads) if model is not None else None
         self.loaded_at = time.time()
@@ -102,30 +106,64 @@ class ModelHolder:
                 raise ConfigError("ModelHolder needs a spec or a model")
             self.reload(force=True)
 
+    def on_swap(self, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(new_model)`` after every swap, whatever made it."""
+        self._listeners.append(listener)
+
     def reload(self, force: bool = False) -> bool:
         """Load the package behind the spec again; swap when it changed. True if swapped."""
         if self.spec is None:
             return False
         with self._swap:  # one reload at a time; requests keep using `current`
-            path = resolve(self.spec, self.registry_root)
-            stamp = fingerprint(path)
-            if not force and stamp == self._print:
-                return False
-            model = load_model(path, self.device, self.threads)
             old = self.current
+            self._trying = None
+            try:
+                model, path, stamp = self._load_if_changed(force)
+            except Exception as exc:
+                if old is None:
+                    raise  # the first load: the operator sees the full error
+                raise ReloadError(self._reload_failure(old, exc)) from exc
+            if model is None:
+                return False
             self.current, self.path, self._print = model, path, stamp
             self.loaded_at = time.time()
             self.swaps += 0 if old is None else 1
         if old is not None:
             log.info("model swapped: %s %s -> %s", self.spec, old.version, model.version)
+            self._notify(model)
         return True
 
-    def swap_to(self, model: Any) -> None:
+    def _load_if_changed(self, force: bool) -> tuple[Any, Path, tuple[str, int]]:
+        path = resolve(str(self.spec), self.registry_root)
+        stamp = fingerprint(path)
+        if not force and stamp == self._print:
+            return None, path, stamp
+        self._trying = path
+        return load_model(path, self.device, self.threads), path, stamp
+
+    def _reload_failure(self, old: Any, exc: Exception) -> str:
+        text = str(exc) or type(exc).__name__
+        folder = self._trying
+        if folder is not None:
+            for form in {str(folder.resolve()), str(folder)}:
+                text = text.replace(form, folder.name)
+        where, now = redact_text(str(self.spec)), f"{old.name} {old.version}"
+        return f"reload of {where} failed, still serving {now}: {redact_text(text)}"
+
+    def swap_to(self, model: Policy) -> None:
         """Serve ``model`` from now on (tests, programmatic promotion)."""
         with self._swap:
             self.current = attach_lock(model, self.threads)
             self.loaded_at = time.time()
             self.swaps += 1
+        self._notify(self.current)
+
+    def _notify(self, model: Policy) -> None:
+        for listener in self._listeners:
+            try:
+                listener(model)
+            except Exception as exc:  # noqa: BLE001 - a listener never undoes a swap
+                log.error("swap listener failed: %s", exc)
 
     def watch(self, interval: float = 5.0) -> threading.Event:
         """Poll the spec every ``interval`` s and reload on change; set the event to stop."""
@@ -142,12 +180,12 @@ class ModelHolder:
         return stop
 
     def info(self) -> dict[str, Any]:
+        """What ``GET /v1/model`` shows: no local folder (paths cut to their last part)."""
         m = self.current
         return {
             "name": m.name,
             "version": m.version,
-            "spec": self.spec,
-            "path": None if self.path is None else str(self.path),
+            "spec": None if self.spec is None else redact_text(self.spec),
             "loaded_at": self.loaded_at,
             "swaps": self.swaps,
             "features": list(m.scaler.names),
@@ -155,5 +193,5 @@ class ModelHolder:
             "net": m.config.agent.net,
             "allow_short": m.config.env.allow_short,
             "decision_rule": m.rule.to_dict(),
-            "metadata": m.metadata,
+            "metadata": redact(m.metadata),
         }

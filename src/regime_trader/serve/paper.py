@@ -19,11 +19,12 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from regime_trader.data import load_ohlcv
 from regime_trader.envs import spec
 from regime_trader.errors import ConfigError, DataError
-from regime_trader.evaluation.backtest import policy_path, simulate
 from regime_trader.monitoring import Expectations, ModelMonitor, MonitorConfig
-from regime_trader.serve.decide import ACTION_NAMES
+from regime_trader.policy.backtest import simulate
+from regime_trader.policy.policy import ACTION_NAMES, Policy
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class _Ledger:
             "action": out["action_code"],
             "side": out["side"],
             "position": out["target_position"],
-            "regime": out.get("regime_label", -1),
+            "regime": int(out.get("regime_code", -1)),
             "latency_ms": out.get("latency_ms", np.nan),
         }
         self.rows.append(row)
@@ -131,7 +132,7 @@ def paper_trade(
     with httpx.Client(base_url=url, headers=headers, timeout=timeout) as client:
         for ts, row in bars.iterrows():
             bar = {
-                "timestamp": pd.Timestamp(ts).isoformat(),
+                "timestamp": pd.Timestamp(str(ts)).isoformat(),
                 **{k: float(row[k]) for k in ("open", "high", "low", "close")},
             }
             t0 = time.perf_counter()
@@ -141,12 +142,12 @@ def paper_trade(
     return PaperResult(ledger.frame(), len(bars), time.perf_counter() - start, monitor)
 
 
-def backtest_decisions(model: Any, bars: pd.DataFrame) -> pd.DataFrame:
+def backtest_decisions(model: Policy, bars: pd.DataFrame) -> pd.DataFrame:
     """The backtest's decisions on the same bars (flat at the first full window)."""
     market = model.prepare(bars).market
     cfg = model.config.env
     first, last = cfg.window - 1, len(market) - 1
-    path = policy_path(model.net, market, first, last, cfg, model.rule)
+    path = model.decisions(market, first, last)
     res = simulate(market, path.positions, first, last, cfg.cost_bps, path.actions)
     return pd.DataFrame(
         {
@@ -159,17 +160,15 @@ def backtest_decisions(model: Any, bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def validation_expectations(
-    model: Any, source: str | pd.DataFrame, mcfg: MonitorConfig
+    model: Policy, source: str | pd.DataFrame, mcfg: MonitorConfig
 ) -> Expectations:
     """Bands from the model's validation split of ``source`` (a dataset name, file or frame),
     drift reference from its training split (raw features and rule labels)."""
-    from regime_trader.training.prepare import prepare
-
     cfg = model.config
-    frame = source if isinstance(source, pd.DataFrame) else None
-    if frame is None:
-        cfg = cfg.override(data={"source": str(source)})
-    data = prepare(cfg, ohlcv=frame, scaler=model.scaler, split=True, device=model.device)
+    if isinstance(source, pd.DataFrame):
+        data = model.prepare(source, source=cfg.data.source, split=True)
+    else:
+        data = model.prepare(load_ohlcv(str(source)), source=str(source), split=True)
     val = data.split.val
     first, last = val.start, val.stop - 2  # the last bar has no complete step
     if last - first + 1 < 2 * mcfg.window:
@@ -177,14 +176,16 @@ def validation_expectations(
             f"validation split has {last - first + 1} bars; monitoring needs >= {2 * mcfg.window} "
             "(two windows): lower --window"
         )
-    path = policy_path(model.net, data.market, first, last, cfg.env, model.rule)
+    path = model.decisions(data.market, first, last)
     res = simulate(data.market, path.positions, first, last, cfg.env.cost_bps, path.actions)
-    train = data.split.train
+    train, labels = data.split.train, data.market.regimes.cpu().numpy()
     return Expectations.from_validation(
         res.returns,
         res.positions,
         mcfg,
         features=data.features.values[train],
         names=list(data.features.names),
-        regimes=data.market.regimes.cpu().numpy()[train],
+        regimes=labels[train],
+        val_features=data.features.values[val],
+        val_regimes=labels[val],
     )

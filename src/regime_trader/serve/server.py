@@ -47,6 +47,17 @@ class ServerThread:
         self.stop()
 
 
+GRACEFUL_SECONDS = 10  # SIGTERM: requests in flight get this long, then the log is closed
+
+
 def serve_forever(app: Any, host: str, port: int) -> None:
-    """Serve in the foreground until interrupted (Ctrl-C / SIGTERM)."""
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    """Serve in the foreground until interrupted (Ctrl-C / SIGTERM): requests in flight get
+    ``GRACEFUL_SECONDS``, then the app's shutdown checkpoints and closes the bar log."""
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )

@@ -29,10 +29,13 @@ CONFIG, FEATURES, WEIGHTS, CHECKPOINT, LOG = (
 )
 
 
-def save_run_spec(run_dir: Path, cfg: Config, scaler: Scaler, lookback: int) -> None:
-    """Write ``config.yaml`` and ``features.json`` (names, lookback, scaler)."""
+def save_run_spec(
+    run_dir: Path, cfg: Config, scaler: Scaler, lookback: int, bars_per_year: float
+) -> None:
+    """Write ``config.yaml`` and ``features.json`` (lookback, scaler, bars per year)."""
     atomic_write_text(run_dir / CONFIG, cfg.to_yaml())
-    atomic_write_json(run_dir / FEATURES, {"lookback": lookback, "scaler": scaler.to_dict()})
+    spec = {"lookback": lookback, "scaler": scaler.to_dict(), "bars_per_year": bars_per_year}
+    atomic_write_json(run_dir / FEATURES, spec)
 
 
 def save_weights(run_dir: Path, net: nn.Module) -> None:

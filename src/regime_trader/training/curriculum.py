@@ -22,9 +22,9 @@ from regime_trader.config import Config
 from regime_trader.envs.market import MarketData
 from regime_trader.envs.spec import last_decision
 from regime_trader.features import build_features
+from regime_trader.policy.prepare import Prepared, bar_sizes
 from regime_trader.scenarios import generate
 from regime_trader.scenarios.generators import default_params
-from regime_trader.training.prepare import Prepared, bar_sizes
 
 
 @dataclass(frozen=True)

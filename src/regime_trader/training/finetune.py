@@ -26,10 +26,10 @@ from regime_trader.config import Config
 from regime_trader.errors import ConfigError
 from regime_trader.features import Scaler
 from regime_trader.nets import build_net
+from regime_trader.policy.prepare import Prepared, prepare
 from regime_trader.regimes import UPTREND
 from regime_trader.training import checkpoint as ckpt
 from regime_trader.training.loop import TrainResult, train, validate
-from regime_trader.training.prepare import Prepared, prepare
 from regime_trader.utils.device import resolve_device
 from regime_trader.utils.io import atomic_write, atomic_write_json
 from regime_trader.utils.threads import compute_threads, seeded

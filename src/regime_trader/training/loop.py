@@ -17,9 +17,9 @@ from regime_trader.agents.exploration import epsilon_greedy
 from regime_trader.config import Config
 from regime_trader.data.split_report import format_split, save_split
 from regime_trader.envs.vector_env import VectorTradingEnv
-from regime_trader.evaluation.backtest import decision_range, greedy_backtest
-from regime_trader.evaluation.evaluate import policy_metrics
 from regime_trader.nets import build_net
+from regime_trader.policy.backtest import backtest_net, decision_range, policy_metrics
+from regime_trader.policy.prepare import Prepared, prepare, split_summary
 from regime_trader.replay import ReplayBuffer, beta_schedule, build_replay
 from regime_trader.training import checkpoint as ckpt
 from regime_trader.training.curriculum import (
@@ -27,9 +27,9 @@ from regime_trader.training.curriculum import (
     CurriculumTrainingSchedule,
     build_curriculum,
 )
-from regime_trader.training.prepare import Prepared, prepare, split_summary
 from regime_trader.training.run_folder import RunFolder
-from regime_trader.training.tracking import config_params, make_tracker
+from regime_trader.training.tracking import config_params
+from regime_trader.training.tracking_background import start_tracker
 from regime_trader.utils.device import resolve_device
 from regime_trader.utils.progress import TrainProgress
 from regime_trader.utils.seeding import make_generators
@@ -80,9 +80,7 @@ def validate(agent: DQNAgent, data: Prepared, cfg: Config) -> dict[str, float]:
     first, last = decision_range(
         data.market, cfg.env.window, cfg.env.fill, data.split.val.start, data.split.val.stop
     )
-    return policy_metrics(
-        greedy_backtest(agent.net, data.market, first, last, cfg.env), data.market
-    )
+    return policy_metrics(backtest_net(agent.net, data.market, first, last, cfg.env), data.market)
 
 
 @scoped_compute
@@ -162,12 +160,12 @@ def _train(
     if folder.resume:
         c = ckpt.restore(run_dir, cfg, agent=agent, env=env, buffer=buffer, generator=gen)
     else:
-        ckpt.save_run_spec(run_dir, cfg, data.scaler, data.features.lookback)
+        ckpt.save_run_spec(run_dir, cfg, data.scaler, data.features.lookback, data.bars_per_year)
     schedule = CurriculumTrainingSchedule(tc.total_steps, cfg.curriculum.stage_fractions)
     if curriculum is not None and c.stage >= 0:
         _set_stage(env, curriculum, schedule, c.stage)
     eps_steps = int(ac.eps_fraction * tc.total_steps)
-    tracker = make_tracker(cfg.tracking, run_dir, run_dir.resolve().name, resume=folder.resume)
+    tracker = start_tracker(cfg.tracking, run_dir, run_dir.resolve().name, resume=folder.resume)
     # 2. collect and learn
     with tracker, TrainProgress(tc.total_steps, enabled=progress) as bar:
         tracker.log_params(config_params(cfg))
@@ -196,7 +194,8 @@ def _train(
             # 3. validate, log, keep the best, checkpoint (also every checkpoint_seconds)
             if c.steps >= c.next_eval or c.steps >= tc.total_steps:
                 c.loss = float(loss) if loss is not None else c.loss
-                record = _evaluate(agent, data, cfg, c, eps, run_dir)
+                on_real = curriculum is None or schedule.stages[c.stage].real_data
+                record = _evaluate(agent, data, cfg, c, eps, run_dir, selectable=on_real)
                 tracker.log_metrics(record, step=c.steps)
                 ckpt.save_checkpoint(run_dir, ckpt.training_state(c, agent, env, buffer, gen))
                 saved_at = clock()
@@ -241,9 +240,20 @@ def _learn(agent: DQNAgent, buffer: ReplayBuffer, c: Counters, cfg: Config) -> t
 
 
 def _evaluate(
-    agent: DQNAgent, data: Prepared, cfg: Config, c: Counters, eps: float, run_dir: Path
+    agent: DQNAgent,
+    data: Prepared,
+    cfg: Config,
+    c: Counters,
+    eps: float,
+    run_dir: Path,
+    *,
+    selectable: bool = True,
 ) -> dict[str, Any]:
-    """Validate, append to ``train_log.jsonl`` and save the weights if they are the best."""
+    """Validate, append to ``train_log.jsonl`` and save the weights if they are the best.
+
+    ``selectable`` is False in a curriculum stage on synthetic bars only: such a network is
+    validated and logged but never kept, so the kept model has trained on real bars (the
+    last stage is the real series, and the last validation is always in it)."""
     c.next_eval += cfg.train.eval_every
     val = validate(agent, data, cfg)
     record: dict[str, Any] = {
@@ -258,9 +268,10 @@ def _evaluate(
         record["eval/val_regime_accuracy"] = val["regime_accuracy"]
     if c.stage >= 0:
         record["curriculum/stage"] = c.stage
+        record["curriculum/selectable"] = selectable
     c.log.append(json.dumps(record))
     ckpt.write_log(run_dir, c.log)
-    if val["sharpe"] > c.best:
+    if selectable and val["sharpe"] > c.best:
         c.best = val["sharpe"]
         ckpt.save_weights(run_dir, agent.net)
     return record

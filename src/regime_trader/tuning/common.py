@@ -10,8 +10,8 @@ from typing import Any
 
 from regime_trader.config import Config
 from regime_trader.errors import ConfigError
+from regime_trader.policy.prepare import Prepared, prepare
 from regime_trader.training import loop
-from regime_trader.training.prepare import Prepared, prepare
 from regime_trader.training.tracking import default_mlflow_uri
 from regime_trader.tuning.space import apply_params, data_key
 from regime_trader.utils.device import resolve_device

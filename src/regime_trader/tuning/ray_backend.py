@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from regime_trader.config import Config
-from regime_trader.training.prepare import Prepared, prepare
+from regime_trader.policy.prepare import Prepared, prepare
 from regime_trader.tuning.common import VAL_KEY, result_row, train_trial, trial_config
 from regime_trader.tuning.space import Dim, data_key, ray_space
 

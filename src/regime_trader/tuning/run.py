@@ -29,7 +29,7 @@ import yaml
 from regime_trader.config import Budget, Config
 from regime_trader.errors import ConfigError, RegimeTraderError
 from regime_trader.overrides import apply_sets
-from regime_trader.training.prepare import Prepared, prepare
+from regime_trader.policy.prepare import Prepared, prepare
 from regime_trader.tuning.common import DataCache
 from regime_trader.tuning.space import (
     PLAN_GRID,

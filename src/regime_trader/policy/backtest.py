@@ -1,4 +1,10 @@
-"""Backtests: batched greedy inference over a whole period, then vectorized accounting.
+"""Scoring, the walk and the accounting: how a trained net's decisions become a P&L.
+
+One path for every consumer (backtest, calibration, evaluation, walk-forward, package,
+service, paper): `score_all_positions` scores ``Q[T, P, A]``, `walk_policy` applies the
+decision rule and walks the positions, and the sizing (the rule's confidence sizes times the
+env's per-bar vol-target sizes, ``market.size``) is applied there, once; `simulate` only
+accounts for the notional it is given.
 
 The agent state (the position) depends on earlier actions, so the policy is scored for
 every possible position of every bar in one batch (``Q[T, P, A]``); the path is then
@@ -20,7 +26,8 @@ from regime_trader.agents.dqn import split_output
 from regime_trader.config import EnvConfig
 from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
-from regime_trader.evaluation.decisions import (
+from regime_trader.policy.metrics import bars_per_year, compute_metrics
+from regime_trader.policy.rule import (
     DecisionRule,
     position_sizes,
     regime_probabilities,
@@ -64,20 +71,13 @@ def simulate(
     last: int,
     cost_bps: float,
     actions: np.ndarray | None = None,
-    *,
-    sized: bool = False,
 ) -> BacktestResult:
-    """Account for holding ``positions[i]`` after decision ``first + i`` (starting flat).
-
-    With ``sized`` the notional held is ``positions[i] * market.size[first + i]`` (the env's
-    sizing, docs/sizing.md), and ``BacktestResult.positions`` holds that notional; costs are
-    on traded notional either way.
-    """
+    """Account for holding the notional ``positions[i]`` after decision ``first + i``
+    (starting flat); costs are on traded notional. Sizing is already in ``positions``
+    (`walk_policy`), never applied here."""
     t = np.arange(first, last + 1)
     growth = market.growth.cpu().numpy()[t]
     held = np.asarray(positions, float)
-    if sized:
-        held = held * market.size.cpu().numpy()[t]
     returns, costs = spec.simulate_positions(held, growth, cost_bps)
     return BacktestResult(market.index[t], t, held, returns, costs, market.fill[t], actions)
 
@@ -101,6 +101,22 @@ def compose_walk(table: np.ndarray, start_state: int) -> np.ndarray:
 
 
 @torch.no_grad()
+def score_windows(
+    net: nn.Module, windows: torch.Tensor, positions: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The one scorer: Q-values of windows ``[B, W, F]`` at every position state,
+    ``[B, P, A]``, and the detector's logits ``[B, K]`` (taken while flat; None without a
+    detector). Backtests, calibration, packages and the service all score through it."""
+    n_pos, flat = len(positions), positions.index(0.0)
+    pos = torch.tensor(positions, dtype=torch.float32, device=windows.device)
+    win = windows.repeat_interleave(n_pos, dim=0)
+    q, logits = split_output(net(win, pos.repeat(len(windows)).unsqueeze(-1)))
+    q_np = q.float().reshape(len(windows), n_pos, -1).cpu().numpy()
+    if logits is None:
+        return q_np, None
+    return q_np, logits.float().reshape(len(windows), n_pos, -1)[:, flat].cpu().numpy()
+
+
 def score_all_positions(
     net: nn.Module,
     market: MarketData,
@@ -109,19 +125,15 @@ def score_all_positions(
     positions: tuple[float, ...],
     chunk: int = 8192,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Q-values for every decision bar and every possible position, ``[T, P, A]``, and the
-    regime detector's logits per bar ``[T, K]`` (taken while flat; None without a detector)."""
+    """`score_windows` for every decision bar ``t`` of ``market``: ``[T, P, A]`` and
+    ``[T, K]`` (None without a detector)."""
     qs, regimes = [], []
-    dev = market.device
-    pos = torch.tensor(positions, dtype=torch.float32, device=dev)
-    n_pos, flat = len(positions), positions.index(0.0)
     for lo in range(0, len(t), chunk):  # chunks bound memory; not a loop over bars
-        tt = torch.as_tensor(t[lo : lo + chunk], device=dev)
-        win = market.windows(tt, window).repeat_interleave(n_pos, dim=0)
-        q, logits = split_output(net(win, pos.repeat(len(tt)).unsqueeze(-1)))
-        qs.append(q.float().reshape(len(tt), n_pos, -1).cpu().numpy())
+        tt = torch.as_tensor(t[lo : lo + chunk], device=market.device)
+        q, logits = score_windows(net, market.windows(tt, window), positions)
+        qs.append(q)
         if logits is not None:
-            regimes.append(logits.float().reshape(len(tt), n_pos, -1)[:, flat].cpu().numpy())
+            regimes.append(logits)
     return np.concatenate(qs), (np.concatenate(regimes) if regimes else None)
 
 
@@ -144,9 +156,13 @@ def walk_policy(
     rule: DecisionRule | None = None,
     start_side: float = 0.0,
     regime_logits: np.ndarray | None = None,
+    size: np.ndarray | None = None,
 ) -> DecisionPath:
     """Apply ``rule`` to Q-values of every state ``[T, P, A]`` and walk the path from
-    ``start_side`` (a prefix scan: no Python loop over bars)."""
+    ``start_side`` (a prefix scan: no Python loop over bars).
+
+    ``size`` ``[T]`` is the env's per-bar size multiplier (`bar_size`; None: full sizing):
+    the notional held is ``side * rule size * size[t]``, the one place sizing is applied."""
     rule = rule or DecisionRule()
     states = spec.positions_for(allow_short)
     pos_values = np.asarray(states)
@@ -159,6 +175,8 @@ def walk_policy(
     after = table[rows, before]
     q_held = q_all[rows, after]  # conviction at the side now held
     positions = position_sizes(q_held, probs, sides, rule)
+    if size is not None:
+        positions = positions * np.asarray(size, np.float64)
     return DecisionPath(
         acts[rows, before], sides, positions, q_all[rows, before], probs, regime_logits
     )
@@ -183,12 +201,18 @@ def policy_path(
             net, market, t, cfg.window, spec.positions_for(cfg.allow_short)
         )
         probs = regime_probabilities(logits, market.regimes.cpu().numpy()[t])
-        return walk_policy(q_all, probs, cfg.allow_short, rule, regime_logits=logits)
+        size = bar_size(market, t, cfg)
+        return walk_policy(q_all, probs, cfg.allow_short, rule, regime_logits=logits, size=size)
     finally:
         net.train(was_training)
 
 
-def greedy_backtest(
+def bar_size(market: MarketData, t: np.ndarray, cfg: EnvConfig) -> np.ndarray | None:
+    """The env's size multipliers at decision bars ``t`` (None with ``env.sizing: full``)."""
+    return None if cfg.sizing == "full" else market.size.cpu().numpy()[t]
+
+
+def backtest_net(
     net: nn.Module,
     market: MarketData,
     first: int,
@@ -198,8 +222,7 @@ def greedy_backtest(
 ) -> BacktestResult:
     """Backtest ``net`` (greedy, or calibrated by ``rule``) over bars ``first..last``, flat start."""
     path = policy_path(net, market, first, last, cfg, rule)
-    sized = cfg.sizing != "full"  # the env's vol-target sizes (docs/sizing.md)
-    res = simulate(market, path.positions, first, last, cfg.cost_bps, path.actions, sized=sized)
+    res = simulate(market, path.positions, first, last, cfg.cost_bps, path.actions)
     pred = None if path.regime_logits is None else path.regime_logits.argmax(axis=1)
     return dataclasses.replace(res, regime_pred=pred)
 
@@ -212,3 +235,15 @@ def regime_accuracy(result: BacktestResult, market: MarketData) -> float | None:
     labels = market.regimes.cpu().numpy()[result.t]
     known = labels >= 0
     return float((result.regime_pred[known] == labels[known]).mean()) if known.any() else None
+
+
+def policy_metrics(result: BacktestResult, market: MarketData) -> dict[str, float]:
+    """`compute_metrics` of a backtest, plus ``regime_accuracy`` for networks with a regime
+    detector."""
+    metrics = compute_metrics(
+        result.returns, result.positions, bars_per_year=bars_per_year(market.index)
+    )
+    accuracy = regime_accuracy(result, market)
+    if accuracy is not None:
+        metrics["regime_accuracy"] = accuracy
+    return metrics

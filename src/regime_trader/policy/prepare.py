@@ -19,9 +19,9 @@ from regime_trader.data.split_report import (
 from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
 from regime_trader.errors import ConfigError, DataError
-from regime_trader.evaluation.metrics import bars_per_year
 from regime_trader.features import FeatureSet, Scaler, build_features
 from regime_trader.features.pipeline import feature_lookback
+from regime_trader.policy.metrics import bars_per_year
 from regime_trader.regimes import classify_regimes
 from regime_trader.utils.dates import rows_between
 
@@ -35,6 +35,7 @@ class Prepared:
     market: MarketData
     split: Split
     scaler: Scaler
+    bars_per_year: float  # the annualisation of sizes and metrics (a policy keeps its own)
 
 
 def load_frame(cfg: Config, ohlcv: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -56,6 +57,7 @@ def prepare(
     scaler: Scaler | None = None,
     device: torch.device | str = "cpu",
     split: bool = True,
+    bars_per_year: float | None = None,
 ) -> Prepared:
     """Build features, labels and the chronological split; fit the scaler on train rows.
 
@@ -70,6 +72,9 @@ def prepare(
         scaler: a fitted scaler (e.g. from a trained run); fitted on the train split if None.
         device: where `MarketData` lives.
         split: compute the train/val/test split (False: the whole series is one test period).
+        bars_per_year: the policy's own bars per year (saved in ``features.json`` at
+            training), so vol-target sizes are the same on any slice of bars; None: this
+            frame's calendar.
 
     Raises:
         ConfigError: If ``scaler`` was fitted on other feature columns than ``cfg`` builds.
@@ -105,7 +110,8 @@ def prepare(
             "features section (timeframes, periods)"
         )
     values = scaler.transform(fs.values)
-    size = bar_sizes(cfg.env, df)
+    bpy = bars_per_year or frame_bars_per_year(df)
+    size = bar_sizes(cfg.env, df, bpy)
     market = MarketData.build(
         values,
         rows,
@@ -115,20 +121,25 @@ def prepare(
         device=device,
         size=None if size is None else size[fs.lookback :],
     )
-    return Prepared(rows, fs, market, parts, scaler)
+    return Prepared(rows, fs, market, parts, scaler, bpy)
 
 
-def bar_sizes(env: EnvConfig, frame: pd.DataFrame) -> np.ndarray | None:
+def frame_bars_per_year(frame: pd.DataFrame) -> float:
+    """Bars per year of ``frame``'s calendar (its timestamps, not its prices)."""
+    return bars_per_year(pd.DatetimeIndex(frame.index))
+
+
+def bar_sizes(env: EnvConfig, frame: pd.DataFrame, bpy: float | None = None) -> np.ndarray | None:
     """``env.sizing``'s per-bar size multipliers over every row of ``frame`` (None: full).
 
     Computed on the whole frame before the feature warm-up is cut, so the vol window is
-    filled by the first decision bar. Causal in prices; annualised with the frame's bars per
-    year (its calendar, not its prices).
+    filled by the first decision bar. Causal in prices; annualised with ``bpy`` (the
+    policy's bars per year; default: the frame's calendar).
     """
     if env.sizing == "full":
         return None
     close = frame["close"].to_numpy(np.float64)
-    bpy = bars_per_year(pd.DatetimeIndex(frame.index))
+    bpy = bpy or frame_bars_per_year(frame)
     return spec.sizes_vol_target(close, env.vol_window, env.target_vol, bpy, env.max_leverage)
 
 

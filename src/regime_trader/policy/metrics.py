@@ -222,28 +222,52 @@ def compute_metrics(
     return out
 
 
+TRADE_COLUMNS: tuple[str, ...] = (
+    "entry_decision_time",
+    "entry_time",
+    "exit_decision_time",
+    "exit_time",
+    "side",
+    "bars",
+    "return",
+    "entry_price",
+    "exit_price",
+)
+"""Columns of `trade_table` (``trades.csv``), in order."""
+
+
 def trade_table(
     index: pd.DatetimeIndex,
     returns: np.ndarray,
     positions: np.ndarray,
     *,
     fill_prices: np.ndarray | None = None,
+    fill_times: pd.DatetimeIndex | None = None,
 ) -> pd.DataFrame:
     """One row per trade (maximal run of constant non-zero position sign).
 
+    A trade is decided at the close of one bar and filled at the next fill (the next open by
+    default); it is closed by the decision of the first step that no longer holds its side,
+    filled the same way. Times and prices are those of the fills.
+
     Args:
-        index: Timestamp of each step, length ``n``.
+        index: Decision timestamp of each step, length ``n``.
         returns: Net simple returns per step, length ``n``.
         positions: Position held during each step, length ``n``.
         fill_prices: Optional ``fill_prices[i]`` = price the fill after decision ``i`` executed
             at, length ``n``.
+        fill_times: Optional ``fill_times[i]`` = when that fill executed, length ``n`` (or
+            more; extra values are ignored). Without it the fill times are the decision
+            times (exact for ``env.fill: close``).
 
     Returns:
-        DataFrame with columns ``entry_time``, ``exit_time`` (time of the trade's last step),
-        ``side`` (``"long"``/``"short"``), ``bars`` (steps held), ``return`` (compounded net
-        return over the trade's steps), ``entry_price`` (fill price at the entry step) and
-        ``exit_price`` (fill price at the step after the last one; NaN for a trade still open
-        at the end). Both price columns are always present and all NaN without ``fill_prices``.
+        DataFrame with :data:`TRADE_COLUMNS`: ``entry_decision_time`` (bar whose close
+        decided the entry), ``entry_time`` (its fill), ``exit_decision_time`` and
+        ``exit_time`` (the decision that ended the trade and its fill; NaT for a trade still
+        open at the end), ``side`` (``"long"``/``"short"``), ``bars`` (steps held),
+        ``return`` (compounded net return over the trade's steps, costs included),
+        ``entry_price`` and ``exit_price`` (the fill prices; NaN without ``fill_prices``, and
+        the exit's for a trade still open).
 
     Raises:
         ValueError: If the inputs' lengths differ or values are non-finite.
@@ -252,7 +276,13 @@ def trade_table(
     idx = pd.DatetimeIndex(index)
     if len(idx) != r.size:
         raise ValueError(f"index has {len(idx)} timestamps but returns has {r.size} steps")
+    fills = idx if fill_times is None else pd.DatetimeIndex(fill_times)
+    if len(fills) < r.size:
+        raise ValueError(f"fill_times has {len(fills)} timestamps, expected {r.size}")
     starts, ends, values, trade_returns = _trades(r, p)
+    after = ends + 1  # the step whose decision closed the trade
+    closed = after < r.size
+    shut = np.where(closed, after, 0)
     entry_price = np.full(starts.size, np.nan)
     exit_price = np.full(starts.size, np.nan)
     if fill_prices is not None:
@@ -260,20 +290,20 @@ def trade_table(
         if prices.shape != r.shape:
             raise ValueError(f"fill_prices has length {prices.size}, expected {r.size}")
         entry_price = prices[starts]
-        after = ends + 1
-        has_exit = after < r.size
-        exit_price[has_exit] = prices[after[has_exit]]
+        exit_price = np.where(closed, prices[shut], np.nan)
     return pd.DataFrame(
         {
-            "entry_time": idx[starts],
-            "exit_time": idx[ends],
+            "entry_decision_time": idx[starts],
+            "entry_time": fills[starts],
+            "exit_decision_time": pd.Series(idx[shut]).where(closed),  # NaT while open
+            "exit_time": pd.Series(fills[shut]).where(closed),
             "side": np.where(values > 0, "long", "short").astype(object),
             "bars": (ends - starts + 1).astype(np.int64),
             "return": trade_returns,
             "entry_price": entry_price,
             "exit_price": exit_price,
         }
-    )
+    )[list(TRADE_COLUMNS)]
 
 
 def per_regime_returns(returns: np.ndarray, regimes: np.ndarray) -> dict[str, float]:

@@ -21,7 +21,6 @@ import torch
 
 from regime_trader.config import Budget, Config
 from regime_trader.data import dataset_split
-from regime_trader.evaluation.calibrate import Calibration, read_trials, write_trials
 from regime_trader.evaluation.evaluate import (
     Evaluation,
     decision_bounds,
@@ -29,11 +28,18 @@ from regime_trader.evaluation.evaluate import (
     split_notes,
     write_outputs,
 )
+from regime_trader.evaluation.results import write_results
+from regime_trader.evaluation.verify import write_verification
 from regime_trader.overrides import apply_sets
+from regime_trader.policy.calibration import Calibration, read_trials, write_trials
+from regime_trader.policy.policy import load_folder
+from regime_trader.policy.prepare import Prepared, load_frame, prepare, split_summary
 from regime_trader.presets import ORIGINAL, REGIME_AWARE
-from regime_trader.training import TrainResult, prepare, train
-from regime_trader.training.prepare import Prepared, load_frame, split_summary
+from regime_trader.scenarios import SCENARIO_KINDS
+from regime_trader.training import TrainResult, train
 from regime_trader.utils.device import resolve_device
+from regime_trader.workflows.runs import calibrate_run
+from regime_trader.workflows.suite import Markets, agent_policies, evaluate_part, synthetic_suite
 
 SCENARIO_SEEDS = (0, 1, 2)
 
@@ -52,16 +58,21 @@ class DemoResult:
 
 
 def _train_and_test(
-    cfg: Config, run_dir: Path, data: Prepared, dev, progress: bool, label: str, calibrate: bool
-):
-    from regime_trader.api import calibrate_run, load_policy
-    from regime_trader.evaluation.calibrate import load_rule
-
+    cfg: Config,
+    run_dir: Path,
+    data: Prepared,
+    dev: torch.device,
+    progress: bool,
+    label: str,
+    calibrate: bool,
+) -> tuple[TrainResult, Evaluation, Calibration | None]:
+    if progress:
+        print(f"training the {label} agent ({cfg.agent.net} net) into {run_dir}", flush=True)
     result = train(cfg, run_dir, data=data, progress=progress)
-    cal = calibrate_run(run_dir, device=str(dev)) if calibrate else None
-    _, net, _ = load_policy(run_dir, dev)
+    cal = calibrate_run(run_dir, device=str(dev), data=data) if calibrate else None
+    policy = load_folder(run_dir, dev)
     first, last = decision_bounds(data.market, cfg, data.split.test.start, data.split.test.stop)
-    ev = evaluate_period(net, data.market, first, last, cfg, load_rule(run_dir))
+    ev = evaluate_period(policy, data.market, first, last)
     notes = [
         *split_notes(split_summary(data, cfg), ev.period, data.split.test.stop - 1 - last),
         f"Agent: {label} ({cfg.agent.net} net, {cfg.reward.kind} reward, {cfg.replay.kind} "
@@ -83,18 +94,19 @@ def _train_and_test(
 
 
 def _verification(run_dir: Path, data: Prepared, dev: torch.device) -> pd.DataFrame:
-    """Original, regime-aware and calibrated over the test years and every scenario."""
-    from regime_trader.evaluation.results import write_results
-    from regime_trader.evaluation.suite import agent_policies, evaluate_part, synthetic_suite
-    from regime_trader.evaluation.verify import write_verification
-    from regime_trader.scenarios import SCENARIO_KINDS
-
+    """Original, regime-aware and calibrated over the test years and every scenario, with
+    the training features reused (`Markets`: one build per series and scaler)."""
     pols = agent_policies(run_dir, run_dir / "regime_aware", dev)
     idx = data.market.index
     span = (idx[data.split.test.start], idx[data.split.test.stop - 1])
-    frame = load_frame(pols[0].cfg)  # the policies rebuild their own features from the bars
-    rows, rets = evaluate_part(pols, frame, series="spx", kind="real", seed=0, span=span)
-    r, x = synthetic_suite(pols, SCENARIO_KINDS, SCENARIO_SEEDS, 1500)
+    frame = load_frame(pols[0].config)
+    markets = Markets()
+    for p in pols:
+        markets.seed(p, frame, "spx", True, data)
+    rows, rets = evaluate_part(
+        pols, frame, series="spx", kind="real", seed=0, span=span, split=True, markets=markets
+    )
+    r, x = synthetic_suite(pols, SCENARIO_KINDS, SCENARIO_SEEDS, 1500, markets)
     out = run_dir / "verification"
     table = pd.DataFrame(rows + r)
     write_results(out, table, pd.concat(rets + x, ignore_index=True))

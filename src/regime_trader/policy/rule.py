@@ -148,7 +148,9 @@ def _regime_margin(probs: np.ndarray, best: np.ndarray, rule: DecisionRule) -> n
     return np.take_along_axis(per_action, best[..., None], axis=-1)[..., 0]
 
 
-def position_sizes(q: np.ndarray, probs: np.ndarray, side: np.ndarray, rule: DecisionRule):
+def position_sizes(
+    q: np.ndarray, probs: np.ndarray, side: np.ndarray, rule: DecisionRule
+) -> np.ndarray:
     """Held notional ``side * size`` per decision (``q`` ``[..., A]`` at the side held)."""
     side = np.asarray(side, dtype=np.float64)
     if rule.sizing == "full":

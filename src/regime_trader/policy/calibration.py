@@ -20,7 +20,7 @@ import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from torch import nn
@@ -29,19 +29,20 @@ from regime_trader.config import Config
 from regime_trader.envs import spec
 from regime_trader.envs.market import MarketData
 from regime_trader.errors import ConfigError
-from regime_trader.evaluation.backtest import (
+from regime_trader.policy.backtest import (
     DecisionPath,
+    bar_size,
     score_all_positions,
     simulate,
     walk_policy,
 )
-from regime_trader.evaluation.decisions import (
+from regime_trader.policy.metrics import bars_per_year, compute_metrics
+from regime_trader.policy.rule import (
     DOWNTREND,
     UPTREND,
     DecisionRule,
     regime_probabilities,
 )
-from regime_trader.evaluation.metrics import bars_per_year, compute_metrics
 from regime_trader.utils.io import atomic_write_json, sha256_file
 
 CALIBRATION_FILE = "calibration.json"
@@ -92,6 +93,26 @@ class Calibration:
             "trial_sharpes": list(self.trial_sharpes),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str) -> Calibration:
+        """Rebuild from `to_dict` output (``calibration.json``); one line naming ``source``."""
+        try:
+            rule = DecisionRule.from_dict(data["rule"], source=source)
+            return cls(
+                rule,
+                float(data["val_sharpe_greedy"]),
+                float(data["val_sharpe"]),
+                float(data["scale"]),
+                str(data["weights_sha256"]),
+                {k: str(v) for k, v in dict(data["period"]).items()},
+                tuple(float(x) for x in data.get("trial_sharpes", ())),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"{source}: not a calibration file (missing or bad {exc}); "
+                "re-run `regime-trader calibrate RUN`"
+            ) from None
+
 
 def candidate_rules(scale: float) -> list[DecisionRule]:
     """Every distinct rule of the grid, the greedy (identity) rule first.
@@ -102,8 +123,9 @@ def candidate_rules(scale: float) -> list[DecisionRule]:
     """
     rules = [DecisionRule()]
     for values in itertools.product(*GRID.values(), SIZINGS):
-        g = dict(zip([*GRID, "sizing"], values, strict=True))
-        if not any(g[k] for k in GRID if k != "threshold") and g["sizing"] == "full":
+        *numbers, sizing = values
+        g = {k: float(cast(float, v)) for k, v in zip(GRID, numbers, strict=True)}
+        if not any(g[k] for k in GRID if k != "threshold") and sizing == "full":
             continue  # the greedy policy
         mod = np.zeros((4, spec.N_ACTIONS))
         mod[UPTREND, spec.SELL] = g["sell_up"]
@@ -115,13 +137,15 @@ def candidate_rules(scale: float) -> list[DecisionRule]:
                 boost=g["boost"],
                 threshold=g["threshold"] if g["boost"] else 0.5,  # moot without a boost
                 temperature=scale,
-                sizing=g["sizing"],
+                sizing=str(sizing),
             )
         )
     return list(dict.fromkeys(rules))
 
 
-def _sharpe(path: DecisionPath, market: MarketData, first: int, last: int, cost_bps: float):
+def _sharpe(
+    path: DecisionPath, market: MarketData, first: int, last: int, cost_bps: float
+) -> float:
     res = simulate(market, path.positions, first, last, cost_bps)
     return compute_metrics(res.returns, res.positions, bars_per_year=bars_per_year(market.index))[
         "sharpe"
@@ -152,10 +176,10 @@ def fit_rule(
     gap = q_all[..., spec.BUY] - q_all[..., spec.SELL]
     scale = float(np.std(gap)) or 1.0
     rules = candidate_rules(scale)
+    size = bar_size(market, t, cfg.env)  # the P&L optimised is the one traded (sized)
+    allow_short, cost = cfg.env.allow_short, cfg.env.cost_bps
     sharpes = [
-        _sharpe(
-            walk_policy(q_all, probs, cfg.env.allow_short, r), market, first, last, cfg.env.cost_bps
-        )
+        _sharpe(walk_policy(q_all, probs, allow_short, r, size=size), market, first, last, cost)
         for r in rules  # a loop over candidates, each one vectorised over bars
     ]
     best = int(np.argmax(sharpes))
@@ -177,29 +201,57 @@ def save_calibration(run_dir: str | Path, cal: Calibration) -> Path:
     return atomic_write_json(Path(run_dir) / CALIBRATION_FILE, cal.to_dict())
 
 
-def load_rule(run_dir: str | Path, *, required: bool = False) -> DecisionRule:
-    """The run's fitted rule, or the identity rule when it has no ``calibration.json``.
+def read_calibration(folder: str | Path, weights: str | Path | None = None) -> Calibration | None:
+    """``folder/calibration.json`` checked against the weights it was fitted on (None if the
+    folder has no calibration). The one reader for run folders and packages.
 
     Raises:
-        ConfigError: ``required`` and no file; a file that does not parse, has bad fields,
-            or was fitted on other weights than the run's ``model.safetensors``.
+        ConfigError: a file that does not parse, has bad fields, or was fitted on other
+            weights than ``weights`` (default ``folder/model.safetensors``).
     """
-    path = Path(run_dir) / CALIBRATION_FILE
+    path = Path(folder) / CALIBRATION_FILE
     if not path.is_file():
+        return None
+    weights = Path(weights) if weights is not None else Path(folder) / WEIGHTS_FILE
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: not a calibration file ({type(exc).__name__})") from None
+    digest = sha256_file(weights) if weights.is_file() else ""
+    return parse_calibration(raw, digest, source=str(path), weights=str(weights))
+
+
+def parse_calibration(raw: bytes, weights_sha256: str, *, source: str, weights: str) -> Calibration:
+    """A ``calibration.json``'s bytes as a `Calibration`, refused unless it was fitted on the
+    weights whose sha256 is ``weights_sha256`` (one line naming ``source``)."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{source}: not a calibration file ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: not a calibration file (expected a JSON object)")
+    cal = Calibration.from_dict(data, source=source)
+    if cal.weights_sha256 != weights_sha256:
+        raise ConfigError(
+            f"{source}: fitted on other weights than {weights}; "
+            f"re-run `regime-trader calibrate` on the run"
+        )
+    return cal
+
+
+def load_rule(run_dir: str | Path, *, required: bool = False) -> DecisionRule:
+    """The folder's fitted rule, or the identity rule when it has no ``calibration.json``.
+
+    Raises:
+        ConfigError: ``required`` and no file; any error of `read_calibration`.
+    """
+    cal = read_calibration(run_dir)
+    if cal is None:
         if required:
+            path = Path(run_dir) / CALIBRATION_FILE
             raise ConfigError(f"{path}: not found; run `regime-trader calibrate {run_dir}`")
         return DecisionRule()
-    try:
-        data = json.loads(path.read_text())
-        rule_data, digest = data["rule"], data["weights_sha256"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: not a calibration file ({exc})") from None
-    if digest != weights_digest(run_dir):
-        raise ConfigError(
-            f"{path}: fitted on other weights than {Path(run_dir) / WEIGHTS_FILE}; "
-            f"re-run `regime-trader calibrate {run_dir}`"
-        )
-    return DecisionRule.from_dict(rule_data, source=str(path))
+    return cal.rule
 
 
 TRIALS_FILE = "trials.json"

@@ -1,0 +1,1 @@
+"""Orchestration on top of every layer: the demo, evaluation suites, walk-forward, run verbs."""

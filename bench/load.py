@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from fastapi import Request
+from fastapi.responses import Response
 
 from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
 
@@ -59,8 +61,6 @@ def _bars(n: int, seed: int = 0) -> list[dict[str, Any]]:
 
 def _serve_child(net: str, port: int, sessions: int, n_bars: int, ready: Any) -> None:
     import torch
-    from fastapi import Request
-    from fastapi.responses import Response
 
     from regime_trader.config import Config
     from regime_trader.features import Scaler, build_features
@@ -68,6 +68,8 @@ def _serve_child(net: str, port: int, sessions: int, n_bars: int, ready: Any) ->
     from regime_trader.package import ModelPackage
     from regime_trader.policy.rule import DecisionRule
     from regime_trader.serve import ModelHolder, SessionManager, create_app
+    from regime_trader.serve.answers import stream_answer
+    from regime_trader.serve.schemas import DecideRequest
     from regime_trader.serve.server import serve_forever
 
     torch.set_num_threads(1)  # `regime-trader serve --threads 1`, the default
@@ -92,13 +94,14 @@ def _serve_child(net: str, port: int, sessions: int, n_bars: int, ready: Any) ->
     for s in range(sessions):
         manager.preload(f"u{s}", bars[:PRELOAD])
     app = create_app(holder, token=TOKEN, sessions=manager)
-    sample = manager.step("u0", bars[PRELOAD])  # one decision, for the floor's body size
-    floor_body = json.dumps({"ready": True, "features": sample.features.tolist(), "pad": "x" * 700})
+    first = DecideRequest.model_validate({"bar": bars[PRELOAD], "session_id": "u0"})
+    answer = stream_answer(manager, first, None)  # u0's next bar: a real answer for the floor
+    floor_body = json.dumps({**answer, "latency_ms": 0.1}, separators=(",", ":")).encode()
 
     @app.app.post("/bench/floor")  # type: ignore[attr-defined]
     async def floor(request: Request) -> Response:
         await request.body()
-        return Response(floor_body.encode(), media_type="application/json")
+        return Response(floor_body, media_type="application/json")
 
     ready.put(sum(p.numel() for p in q.parameters()))
     serve_forever(app, "127.0.0.1", port)
@@ -133,12 +136,15 @@ class _Client:
 
 async def _user(
     port: int, path: str, sid: str, bars: list[dict], stop: float, out: list, errors: list
-) -> None:
+) -> int:
+    """Send ``bars`` one by one until ``stop``; the number sent."""
     client = _Client(port)
+    sent = 0
     try:
         for bar in bars:
             if time.perf_counter() > stop:
-                return
+                break
+            sent += 1
             body = json.dumps({"bar": bar, "session_id": sid}).encode()
             t0 = time.perf_counter()
             status, data = await client.post(path, body)
@@ -149,6 +155,7 @@ async def _user(
                 out.append(dt)
     finally:
         client.close()
+    return sent
 
 
 async def _windows(port: int, bars: list[dict], stop: asyncio.Event, out: list) -> None:
@@ -174,7 +181,7 @@ def _level(port: int, path: str, conc: int, bars: list, cursor: dict, n: int, se
     errors: list[Any] = []
     win: list[float] = []
 
-    async def run() -> float:
+    async def run() -> tuple[float, list[int]]:
         stop = time.perf_counter() + secs
         done = asyncio.Event()
         side = asyncio.create_task(_windows(port, bars, done, win)) if windows else None
@@ -185,17 +192,19 @@ def _level(port: int, path: str, conc: int, bars: list, cursor: dict, n: int, se
             _user(port, path, f"u{u}", bars[cursor[u] : cursor[u] + per_user], stop, lat, errors)
             for u in range(conc)
         ]
-        await asyncio.gather(*users)
+        sent = await asyncio.gather(*users)
         wall = time.perf_counter() - t0
         done.set()
         if side is not None:
             await side
-        return wall
+        return wall, sent
 
-    wall = asyncio.run(run())
-    if path == "/v1/decide":
+    wall, sent = asyncio.run(run())
+    if path == "/v1/decide":  # the floor does not step the sessions
         for u in range(conc):
-            cursor[u] += per_user
+            cursor[u] += sent[u]
+    if errors:
+        print("errors:", errors[:3], flush=True)
     ms = np.array(lat) * 1e3
     row = {"path": path, "concurrency": conc, "requests": len(lat), "errors": len(errors)}
     row.update(p50=float(np.percentile(ms, 50)), p99=float(np.percentile(ms, 99)))
@@ -203,8 +212,6 @@ def _level(port: int, path: str, conc: int, bars: list, cursor: dict, n: int, se
     if windows:
         row["windows"] = len(win)
         row["window_p50"] = float(np.median(win) * 1e3) if win else float("nan")
-    if errors:
-        print("errors:", errors[:3], flush=True)
     return row
 
 
@@ -226,7 +233,7 @@ def run_net(net: str, requests: int, seconds: float, starve: bool) -> tuple[int,
         params = ready.get(timeout=600)
         time.sleep(1.0)
         bars, rows = _bars(max(n_bars, WINDOW_BARS)), []
-        cursor = dict.fromkeys(range(max(LEVELS)), PRELOAD + 1)
+        cursor = dict.fromkeys(range(max(LEVELS)), PRELOAD)
         cursor[0] += 1  # u0 decided one bar at start-up
         _level(port, "/v1/decide", 1, bars, cursor, 50, seconds)  # warm-up
         _level(port, "/bench/floor", 1, bars, cursor, 50, seconds)

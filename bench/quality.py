@@ -5,10 +5,11 @@
 Reads ``results.parquet`` / ``returns.parquet`` and reports, with the statistics of
 `regime_trader.evaluation.stats` (no new statistics here):
 
-* calibrated regime-aware vs original on the real test windows: mean Sharpe difference, the
-  paired sign-flip permutation p-value over (series, window, seed) runs, the paired
-  stationary-bootstrap CI of the pooled Sharpe difference, and the deflated Sharpe of the
-  calibrated agent with every candidate rule counted (``trials.json``);
+* calibrated regime-aware vs original on the real test windows: mean Sharpe difference, and
+  `paired_cell_test` over (series, window) cells with seeds averaged (exact sign flips of
+  whole series, the t-test over cells, a hierarchical bootstrap CI resampling series then
+  windows; never seeds counted as runs), and the deflated Sharpe of the calibrated agent with
+  every candidate rule counted (``trials.json``);
 * per series: does the agent's mean Sharpe reach buy-and-hold's, with max drawdown
   <= 0.6x buy-and-hold's;
 * synthetic scenarios (the same trained agents, true labels): mean uptrend capture and
@@ -30,11 +31,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _docs import replace_section  # noqa: E402
 from regime_trader.evaluation.results import read_results  # noqa: E402
-from regime_trader.evaluation.stats import (  # noqa: E402
-    paired_columns,
-    paired_permutation_test,
-    sharpe_difference_ci,
-)
+from regime_trader.evaluation.stats import paired_columns  # noqa: E402
+from regime_trader.evaluation.stats_paired import paired_cell_test  # noqa: E402
 from regime_trader.evaluation.stats_sharpe import deflated_sharpe_ratio  # noqa: E402
 from regime_trader.policy.calibration import read_trials  # noqa: E402
 
@@ -49,22 +47,30 @@ def _pooled(rets: pd.DataFrame, policy: str) -> np.ndarray:
     return sub["ret"].to_numpy()
 
 
+def _ci(ci: tuple) -> str:
+    lo, hi = ci
+    return "n/a" if lo is None or hi is None else f"[{lo:+.2f}, {hi:+.2f}]"
+
+
+def _p(p: float | None) -> str:
+    return "n/a" if p is None else f"{p:.3f}"
+
+
 def versus(rows: pd.DataFrame, rets: pd.DataFrame, a: str, b: str) -> dict:
     """``a`` minus ``b`` on the real test windows."""
     real = rows[(rows["kind"] == "real") & (rows["regime"] == "all")]
     pairs = paired_columns(real, "sharpe", a, b)
-    perm = paired_permutation_test(pairs["a"].to_numpy(), pairs["b"].to_numpy(), seed=0)
-    r = rets[rets["series"].isin(real["series"].unique())]
-    real_rets = r.merge(real[["series", "window", "seed"]].drop_duplicates())
-    ci = sharpe_difference_ci(_pooled(real_rets, a), _pooled(real_rets, b), seed=0)
-    wins = float((pairs["a"] > pairs["b"]).mean())
+    unit = "series" if real["series"].nunique() >= 2 else "cell"
+    test = paired_cell_test(real, "sharpe", a, b, unit=unit, rng=0)
     return {
         "runs": len(pairs),
+        "cells": test.n_cells,
         "diff": float((pairs["a"] - pairs["b"]).mean()),
-        "p_perm": perm.p_value,
-        "ci": (ci.low, ci.high),
-        "p_boot": ci.p_value,
-        "wins": wins,
+        "p_perm": test.p_value,
+        "p_t": test.p_ttest,
+        "ci": (test.ci_low, test.ci_high),
+        "p_boot": test.p_boot,
+        "wins": test.wins / max(test.n_cells, 1),
     }
 
 
@@ -134,12 +140,12 @@ def report(folder: Path, command: str) -> str:
         )
     lines = [MARK, "", f"Command: `{command}`", ""]
     lines += [
-        "| comparison (real test windows) | runs | mean Sharpe diff | runs won | sign-flip p | pooled Sharpe diff 95% CI | bootstrap p |",
-        "|---|---:|---:|---:|---:|---|---:|",
+        "| comparison (real test windows) | runs | cells | mean Sharpe diff | cells won | series sign-flip p | t over cells p | hierarchical 95% CI | bootstrap p |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for name, v in (("calibrated − original", cal), ("regime-aware (greedy) − original", raw)):
         lines.append(
-            f"| {name} | {v['runs']} | {v['diff']:+.2f} | {v['wins']:.0%} | {v['p_perm']:.3f} | [{v['ci'][0]:+.2f}, {v['ci'][1]:+.2f}] | {v['p_boot']:.3f} |"
+            f"| {name} | {v['runs']} | {v['cells']} | {v['diff']:+.2f} | {v['wins']:.0%} | {v['p_perm']:.3f} | {v['p_t']:.3f} | {_ci(v['ci'])} | {_p(v['p_boot'])} |"
         )
     lines += [
         "",

@@ -27,7 +27,6 @@ from regime_trader.config import Config
 from regime_trader.training import train
 out, backend = Path(sys.argv[1]), sys.argv[2]
 cfg = Config().with_budget("tiny").override(
-    train={"total_steps": 4000, "eval_every": 2000},
     tracking={"backend": backend, "uri": f"sqlite:///{out}/mlflow.db"},
 )
 t0 = time.perf_counter()
@@ -59,8 +58,8 @@ def main() -> None:
         MARK,
         "## Tracking overhead per run (`bench/tracking.py`)",
         "",
-        f"`python bench/tracking.py --repeat {args.repeat} --write`: the same 4,000-step MLP "
-        "training (spx, tiny budget otherwise) in a fresh process per measurement, a fresh "
+        f"`python bench/tracking.py --repeat {args.repeat} --write`: the same MLP training "
+        "(spx, `--budget tiny`: 20,000 env steps) in a fresh process per measurement, a fresh "
         "MLflow SQLite store each time; median of the repeats, 2 shared CPU cores. MLflow "
         "starts in a background thread (`training/tracking_background.py`), so its import and "
         "database set-up overlap the training instead of preceding it.",

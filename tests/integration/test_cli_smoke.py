@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from regime_trader.cli import run
+from regime_trader.evaluation.strong_baselines import STRONG_BASELINES
 
 METRIC_KEYS = {
     "total_return",
@@ -26,7 +27,7 @@ METRIC_KEYS = {
     "exposure",
     "turnover",
 }
-STRATEGIES = {"strategy", "buy_and_hold", "sma_crossover"}
+STRATEGIES = {"strategy", "buy_and_hold", "sma_crossover", *STRONG_BASELINES}
 
 
 def _one_error_line(err: str) -> str:

@@ -58,7 +58,7 @@ def test_abtest_command(package_a, bars_csv, tmp_path, capsys) -> None:
     out_dir = tmp_path / "ab"
     code, out, _ = _run(capsys, "abtest", package_a, package_a, "--data", bars_csv, "--runs",
                         "2", "--out", out_dir)  # fmt: skip
-    assert code == 0 and "keep" in out and "10 runs detect only d_z >= 1.00" in out
+    assert code == 0 and "keep" in out and "2 runs detect only d_z >=" in out
     assert (out_dir / "abtest.json").is_file() and (out_dir / "results.parquet").is_file()
     code, _, err = _run(capsys, "abtest", package_a, "--data", bars_csv)
     assert code == 2 and "at least two models" in err

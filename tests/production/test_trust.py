@@ -225,3 +225,17 @@ def test_registry_records_the_signer(package_a, tmp_path, keys, monkeypatch) -> 
     v = reg.register(pkg, name="spx")
     assert v.tags["signed_by"] == mf.verify_package(pkg).signer
     assert (reg.resolve("spx", 1) / mf.SIGNATURE).is_file()  # the copy stays signed
+
+
+def test_package_sign_option_writes_a_signed_package(run_a, tmp_path, monkeypatch) -> None:
+    """`build_package(sign_with=KEY)` (the CLI's `package --sign KEY`): loads under the key."""
+    from regime_trader.package import build_package, load
+    from regime_trader.package.signing import generate_keypair
+
+    private, public = generate_keypair(tmp_path / "keys")
+    pkg = build_package(run_a, tmp_path / "signed", sign_with=private)
+    monkeypatch.setenv("REGIME_TRADER_PUBLIC_KEY", str(public))
+    assert load(pkg).version == "1.0.0"
+    unsigned = build_package(run_a, tmp_path / "plain")
+    with pytest.raises(ConfigError, match="no manifest.sig but a public key is configured"):
+        load(unsigned)

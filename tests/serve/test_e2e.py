@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from _tiny import AUTH, TOKEN, bar_json
 
+import regime_trader
 from regime_trader.cli import run
 from regime_trader.config import Config
 from regime_trader.package import build_package, load
@@ -55,8 +57,14 @@ def test_paper_and_monitor_cli(trained, tmp_path, capsys) -> None:
     assert f"{n:,} decisions, {n:,} equal to the backtest's" in text
     assert (out / "monitor.html").is_file()
     assert run(["monitor", str(out / "monitor.db")]) == 0
-    assert " decisions, 2010-" in capsys.readouterr().out
+    first = pd.Timestamp(capsys.readouterr().out.split(" decisions, ")[1][:10], tz="UTC")
+    val_end = pd.Timestamp(regime_trader.load(pkg).metadata["split"]["val"]["end"])
+    val_end = val_end.tz_localize("UTC") if val_end.tzinfo is None else val_end
+    assert first > val_end  # the replay is out of sample by default
     assert run(["monitor", str(tmp_path / "missing.db")]) == 2
+    code = run(["paper", str(pkg), "--data", str(csv), "--out", str(out), "--start", "2010-06-01"])
+    assert code == 2  # inside the training and validation bars: refused
+    assert "--allow-in-sample" in capsys.readouterr().err
 
 
 def _free_port() -> int:

@@ -1,4 +1,4 @@
-"""`regime-trader` command line: thin `typer` commands over `regime_trader.api`.
+"""`regime-trader` command line: thin `typer` commands over `regime_trader.workflows`.
 
 Exit codes: 0 success, 2 bad input or usage (one line on stderr, no traceback), 1 internal
 error (``REGIME_TRADER_DEBUG=1`` re-raises it), 130 interrupted.
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import sys
 
-from regime_trader.cli import evaluation_cmds as _evaluation  # noqa: F401 - evaluate, walkforward
+from regime_trader.cli import demo_cmd as _demo  # noqa: F401 - registers demo
+from regime_trader.cli import evaluation_cmds as _evaluation  # noqa: F401 - calibrate, evaluate, ...
 from regime_trader.cli import production as _production  # noqa: F401 - package, registry, abtest
 from regime_trader.cli import serving as _serving  # noqa: F401 - serve, monitor, paper
-from regime_trader.cli import training as _training  # noqa: F401 - registers train, tune, demo
+from regime_trader.cli import training as _training  # noqa: F401 - registers train, tune, backtest
 from regime_trader.cli.app import app
 from regime_trader.cli.base import run_app
 

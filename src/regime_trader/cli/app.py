@@ -12,23 +12,29 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from regime_trader.cli.base import (
+    PANEL_DATA,
     Command,
     InputArg,
     OutFileOpt,
     ScenarioChoice,
+    arg,
     make_app,
+    next_steps,
     out,
+    say,
 )
 from regime_trader.errors import RegimeTraderError
 
+err = Console(stderr=True, highlight=False)
 app = make_app("Regime-aware deep RL trading: data, features, regimes, training, backtests.")
 data_app = make_app("Bundled datasets.")
 scenarios_app = make_app("Synthetic scenarios with known regimes.")
-app.add_typer(data_app, name="data")
-app.add_typer(scenarios_app, name="scenarios")
+app.add_typer(data_app, name="data", rich_help_panel=PANEL_DATA)
+app.add_typer(scenarios_app, name="scenarios", rich_help_panel=PANEL_DATA)
 
 
 def version_text() -> str:
@@ -36,7 +42,7 @@ def version_text() -> str:
     try:
         return f"regime-trader {package_version('regime-trader')}"
     except PackageNotFoundError:  # running from a source tree that is not installed
-        from regime_trader import __version__
+        from regime_trader.version import __version__
 
         return f"regime-trader {__version__}"
 
@@ -67,13 +73,16 @@ def data_list() -> None:
     """List the bundled datasets (usable as INPUT everywhere)."""
     from regime_trader.data import list_datasets
 
-    table = Table("name", "bars", "from", "to", "rows", "description")
-    for d in list_datasets():
+    table = Table("name", "timeframe", "from", "to", "bars", "description")
+    datasets = list_datasets()
+    for d in datasets:
         table.add_row(d.name, d.bar, str(d.start), str(d.end), f"{d.rows:,}", d.description)
     out.print(table)
+    name = datasets[0].name if datasets else "INPUT"
+    next_steps(f"regime-trader train --agent regime-aware --data {name} --out runs/{name}")
 
 
-@app.command(cls=Command)
+@app.command(cls=Command, rich_help_panel=PANEL_DATA)
 def features(
     source: InputArg,
     out_path: OutFileOpt,
@@ -91,10 +100,11 @@ def features(
 
     frame = feature_frame(source, timeframes)
     save_frame(frame, out_path)
-    out.print(f"wrote {len(frame):,} rows x {frame.shape[1]} columns to {out_path}")
+    say(f"wrote {len(frame):,} rows x {frame.shape[1]} columns to {out_path}")
+    next_steps(f"regime-trader regimes {arg(source)}")
 
 
-@app.command(cls=Command)
+@app.command(cls=Command, rich_help_panel=PANEL_DATA)
 def regimes(
     source: InputArg,
     plot: Annotated[
@@ -108,7 +118,7 @@ def regimes(
     from regime_trader.regimes import mean_run_length, regime_shares
 
     if plot is not None and plot.suffix.lower() != ".png":
-        raise RegimeTraderError(f"--plot must end in .png, got '{plot}'")
+        raise RegimeTraderError(f"--plot must end in .png, got '{plot}' (e.g. --plot regimes.png)")
     frame = feature_frame(source)
     labels = frame["regime"].to_numpy()
     table = Table("regime", "share")
@@ -120,7 +130,11 @@ def regimes(
         from regime_trader.evaluation.report import save_regime_plot
 
         save_regime_plot(plot, load_ohlcv(source)["close"].loc[frame.index], frame["regime"])
-        out.print(f"wrote {plot}")
+        say(f"wrote {plot}")
+    name = Path(source).name.split(".")[0] if Path(source).suffix else source
+    next_steps(
+        f"regime-trader train --agent regime-aware --data {arg(source)} --out runs/{arg(name)}"
+    )
 
 
 @scenarios_app.command("generate", cls=Command)
@@ -140,7 +154,8 @@ def scenarios_generate(
 
     frame = generate(kind.value, bars, rng=np.random.default_rng(seed))
     save_frame(frame, out_path)
-    out.print(f"wrote {len(frame):,} {kind.value} bars to {out_path}")
+    say(f"wrote {len(frame):,} {kind.value} bars to {out_path}")
+    next_steps(f"regime-trader regimes {arg(out_path)}")
 
 
 @scenarios_app.command("agreement", cls=Command)
@@ -158,3 +173,5 @@ def scenarios_agreement(
 
     table = agreement_markdown(tuple(range(seed, seed + seeds)), bars)
     out.print(table, end="", markup=False, highlight=False, soft_wrap=True)
+    hint = "regime-trader scenarios generate switching --bars 2000 --out switching.csv"
+    err.print(f"next: {hint}", markup=False, soft_wrap=True)  # stderr: stdout stays Markdown

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from regime_trader.cli.base import out
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METRIC_LABELS = {
     "total_return": "return",
@@ -48,7 +52,7 @@ def _pct(x: float) -> str:
     return "n/a" if x != x else f"{x:.0%}"
 
 
-def print_summary(rows, title: str, policies: tuple[str, ...] | None = None) -> None:  # noqa: ANN001
+def print_summary(rows: pd.DataFrame, title: str, policies: tuple[str, ...] | None = None) -> None:
     """Means over seeds and windows per part and policy (`results.summary`): Sharpe, return,
     max drawdown, trades, uptrend capture, downtrend avoidance; ``policies`` keeps some."""
     from regime_trader.evaluation.results import summary
@@ -68,18 +72,18 @@ def print_summary(rows, title: str, policies: tuple[str, ...] | None = None) -> 
     s = summary(rows)
     if policies is not None:
         s = s[s["policy"].isin(policies)]
-    for r in s.itertuples():
-        name = Path(str(r.series)).name.split(".")[0]
-        part = f"scenario: {name}" if r.kind == "synthetic" else f"{r.kind}: {name}"
+    for r in s.to_dict("records"):
+        name = Path(str(r["series"])).name.split(".")[0]
+        part = f"scenario: {name}" if r["kind"] == "synthetic" else f"{r['kind']}: {name}"
         table.add_row(
             part,
-            r.policy,
-            str(r.runs),
-            f"{r.sharpe:.2f}",
-            f"{r.total_return:+.1%}",
-            f"{r.max_drawdown:.1%}",
-            f"{r.num_trades:.0f}",
-            _pct(r.capture),
-            _pct(r.avoidance),
+            str(r["policy"]),
+            str(r["runs"]),
+            f"{r['sharpe']:.2f}",
+            f"{r['total_return']:+.1%}",
+            f"{r['max_drawdown']:.1%}",
+            f"{r['num_trades']:.0f}",
+            _pct(r["capture"]),
+            _pct(r["avoidance"]),
         )
     out.print(table)

@@ -1,4 +1,4 @@
-"""Commands that train or use agents: `train`, `tune`, `backtest`, `demo`.
+"""Commands that train or use agents: `train`, `tune`, `backtest` (`demo`: `cli.demo_cmd`).
 
 `train`, `tune` and `demo` build a config, so `--set section.field=value` applies to them.
 """
@@ -6,12 +6,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from regime_trader.cli import hints
 from regime_trader.cli.app import app
 from regime_trader.cli.base import (
+    PANEL_IMPROVE,
+    PANEL_TRAIN,
+    AgentChoice,
     BackendChoice,
     BudgetChoice,
     BudgetOpt,
@@ -21,29 +25,81 @@ from regime_trader.cli.base import (
     NetChoice,
     QuietOpt,
     SetOpt,
-    out,
+    arg,
+    force_opt,
+    next_steps,
+    say,
     value,
 )
-from regime_trader.cli.tables import AGENTS, print_metrics, print_per_regime, print_summary
-from regime_trader.errors import RegimeTraderError
+from regime_trader.cli.tables import print_metrics
+from regime_trader.errors import ConfigError
+
+if TYPE_CHECKING:
+    from regime_trader.config import Config
+    from regime_trader.training import TrainResult
 
 
-def _print_train_result(res) -> None:  # noqa: ANN001 - a TrainResult (imported lazily)
+def _print_train_result(res: TrainResult) -> None:
     resumed = (
         f" (resumed at {res.resumed_from:,}; {res.env_steps:,} in all)" if res.resumed_from else ""
     )
-    out.print(
+    say(f"run folder: {res.run_dir}")
+    say(
         f"trained {res.steps_this_call:,} env steps{resumed} in {res.seconds:.1f} s "
         f"= {res.steps_per_second:,.0f} steps/s; {res.updates:,} updates in all; "
         f"best validation Sharpe {res.best_val_sharpe:.2f}"
     )
-    out.print(f"run folder: {res.run_dir}")
 
 
-@app.command("train", cls=Command)
+def _train_config(
+    config: Path | None,
+    agent: AgentChoice | None,
+    net: NetChoice | None,
+    sets: list[str],
+    **named: object,
+) -> Config:
+    """The config: YAML (or defaults), the named options, the --agent preset, --net, --set."""
+    from regime_trader.overrides import apply_sets
+    from regime_trader.presets import PRESETS
+    from regime_trader.workflows import runs
+
+    cfg = runs.load_config(config, **named)  # type: ignore[arg-type]
+    if agent is not None:
+        cfg = cfg.override(**PRESETS[agent.preset])
+    if net is not None:
+        cfg = cfg.override(agent={"net": net.value})
+    return apply_sets(cfg, sets)
+
+
+def _run_config(run_dir: Path) -> Config:
+    from regime_trader.config import Config
+
+    return Config.from_yaml(run_dir / "config.yaml")
+
+
+def _is_regime_aware(cfg: Config) -> bool:
+    """Whether a run's config is the regime-aware set-up (`presets.REGIME_AWARE`)."""
+    from regime_trader.presets import REGIME_AWARE
+
+    return all(
+        getattr(getattr(cfg, section), name) == want
+        for section, fields in REGIME_AWARE.items()
+        for name, want in fields.items()
+    )
+
+
+@app.command("train", cls=Command, rich_help_panel=PANEL_TRAIN)
 def train_cmd(
     out_dir: Annotated[
         Path | None, typer.Option("--out", metavar="RUN_DIR", help="Run folder to create.")
+    ] = None,
+    agent: Annotated[
+        AgentChoice | None,
+        typer.Option(
+            help="original: MLP, P&L reward, uniform replay. regime-aware: EnhancedDQN, "
+            "regime reward, regime replay, curriculum, then calibrated on validation. "
+            "--net and --set apply after it."
+        ),
     ] = None,
     config: ConfigOpt = None,
     data: DataOpt = None,
@@ -59,34 +115,44 @@ def train_cmd(
         ),
     ] = None,
     force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Replace a run already in --out (its files and reports are deleted)."
-        ),
+        bool, force_opt("Replace a run already in --out (its files and reports are deleted).")
     ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Train a double-DQN agent; keeps the weights with the best validation Sharpe.
 
-    --out refuses a folder that already holds a run unless --resume or --force is given.
+    --out refuses a folder that already holds a run unless --force is given; --resume RUN_DIR
+    continues a killed run. A regime-aware run is calibrated right after training
+    (calibration.json, as `regime-trader calibrate` does).
     """
-    from regime_trader import api
+    from regime_trader.workflows import runs
 
     if resume is not None:
-        given = (out_dir, config, data, seed, budget, net, sets or None)
+        given = (out_dir, agent, config, data, seed, budget, net, sets or None)
         if any(v is not None for v in given) or force:
-            raise RegimeTraderError(
-                "--resume RUN_DIR takes no other options: the run's config.yaml is used"
+            raise ConfigError(
+                "--resume RUN_DIR takes no other options: the run's config.yaml is used "
+                f"(drop them, or train anew with --out {arg(resume)} --force)"
             )
-        res = api.resume_run(resume, progress=not quiet)
+        res = runs.resume_run(resume, progress=not quiet)  # checks resume/config.yaml
+        calibrate = _is_regime_aware(_run_config(resume))
     else:
         if out_dir is None:
-            raise RegimeTraderError("missing --out RUN_DIR (or use --resume RUN_DIR)")
-        cfg = api.load_config(
-            config, data=data, seed=seed, budget=value(budget), net=value(net), sets=sets or ()
+            raise ConfigError(
+                "missing --out RUN_DIR: the folder to train into (or --resume RUN_DIR)"
+            )
+        cfg = _train_config(
+            config, agent, net, sets or [], data=data, seed=seed, budget=value(budget)
         )
-        res = api.train_run(cfg, out_dir, progress=not quiet, force=force)
+        calibrate = agent is AgentChoice.regime_aware
+        res = runs.train_run(cfg, out_dir, progress=not quiet, force=force)
     _print_train_result(res)
+    run_dir = Path(res.run_dir)
+    if calibrate:
+        cal = runs.calibrate_run(run_dir)
+        say(hints.calibration_line(run_dir, cal))
+        say(hints.decisions_line(hints.load_policy(run_dir)))
+    next_steps(hints.backtest_command(run_dir))
 
 
 def _quiet_tuner_logs(backend: BackendChoice) -> None:
@@ -101,7 +167,7 @@ def _quiet_tuner_logs(backend: BackendChoice) -> None:
         quiet_library_logs()
 
 
-@app.command("tune", cls=Command)
+@app.command("tune", cls=Command, rich_help_panel=PANEL_IMPROVE)
 def tune_cmd(
     out_dir: Annotated[
         Path,
@@ -154,11 +220,13 @@ def tune_cmd(
         sets=sets or (),
     )
     for line in summary_lines(df, backend.value):
-        out.print(line, markup=False)
-    out.print(f"results: {out_dir / 'results.md'}; best config: {out_dir / 'best_config.yaml'}")
+        say(line)
+    say(f"results: {out_dir / 'results.md'}; best config: {out_dir / 'best_config.yaml'}")
+    best = arg(out_dir / "best_config.yaml")
+    next_steps(f"regime-trader train --config {best} --out {arg(out_dir / 'best')}")
 
 
-@app.command(cls=Command)
+@app.command(cls=Command, rich_help_panel=PANEL_TRAIN)
 def backtest(
     run_dir: Annotated[
         Path, typer.Argument(metavar="RUN_DIR", help="A run folder written by `train`.")
@@ -176,96 +244,40 @@ def backtest(
         str | None, typer.Option(metavar="DATE", help="First date (inclusive).")
     ] = None,
     end: Annotated[str | None, typer.Option(metavar="DATE", help="Last date (inclusive).")] = None,
+    greedy: Annotated[
+        bool,
+        typer.Option(
+            "--greedy",
+            help="Greedy (argmax) decisions even when the run has calibration.json.",
+        ),
+    ] = False,
 ) -> None:
-    """Backtest a trained agent against buy-and-hold and an SMA crossover."""
-    from regime_trader import api
+    """Backtest a trained agent against buy-and-hold and an SMA crossover.
+
+    Decisions use the run's calibration.json when it has one (--greedy: argmax); the output
+    says which rule, sizing and period were used.
+    """
     from regime_trader.data.split_report import load_split
     from regime_trader.evaluation.evaluate import in_sample_note
     from regime_trader.evaluation.report import period_lines
+    from regime_trader.workflows import runs
 
-    ev = api.backtest_run(run_dir, data, out_dir, start=start, end=end)
-    print_metrics(ev.metrics)
+    ev = runs.backtest_run(run_dir, data, out_dir, start=start, end=end, greedy=greedy)
+    policy = hints.load_policy(run_dir, greedy=greedy)
+    print_metrics(ev.metrics, title=f"Backtest of {run_dir.name} on {data}")
     for line in period_lines(ev.period):
-        out.print(line, markup=False)
+        say(line)
+    tail = " (--greedy for argmax decisions)" if policy.calibrated else ""
+    say(hints.decisions_line(policy) + tail)
     note = in_sample_note(load_split(run_dir), ev.period, data)
     if note:
-        out.print(f"Warning: {note}", markup=False)
-    out.print(f"results in {out_dir}/ (report.html)")
+        say(f"Warning: {note}")
+    say(f"results in {out_dir}/ (report.html)")
+    has_calibration = (run_dir / "calibration.json").is_file()
+    if has_calibration:
+        next_steps(hints.package_command(run_dir))
+    else:
+        next_steps(hints.calibrate_command(run_dir), hints.package_command(run_dir))
 
 
-@app.command(cls=Command)
-def demo(
-    budget: Annotated[
-        BudgetChoice, typer.Option(help="tiny (<1 min), small (minutes), full.")
-    ] = BudgetChoice.small,
-    out_root: Annotated[
-        Path, typer.Option("--out-root", metavar="DIR", help="Parent folder of run folders.")
-    ] = Path("runs"),
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    sets: SetOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
-    """The main job: train on S&P 500 1999-2012, validate 2013-2015, test 2016-2018."""
-    from regime_trader import api
-
-    res = api.demo_run(
-        budget.value, out_root=out_root, seed=seed, progress=not quiet, sets=sets or ()
-    )
-    _print_demo(res)
-
-
-def _print_demo(res) -> None:  # noqa: ANN001 - a demo.DemoResult (imported lazily)
-    """The test table, the return per regime, the verification table and the evidence."""
-    idx = res.test.close.index
-    metrics = {"original": res.test.metrics["strategy"]}
-    per_regime = {"original": res.test.per_regime["strategy"]}
-    if res.regime_aware is not None:
-        name = "calibrated" if res.calibration and res.calibration.kept else "regime_aware"
-        metrics[name] = res.regime_aware[1].metrics["strategy"]
-        per_regime[name] = res.regime_aware[1].per_regime["strategy"]
-    for base in ("buy_and_hold", "sma_crossover"):
-        metrics[base], per_regime[base] = res.test.metrics[base], res.test.per_regime[base]
-    print_metrics(metrics, title=f"Test {idx[0].date()} to {idx[-1].date()} (S&P 500, daily)")
-    from regime_trader.evaluation.report import period_lines
-
-    for line in period_lines(res.test.period):
-        out.print(line, markup=False)
-    print_per_regime(per_regime)
-    if res.verification is not None:
-        print_summary(
-            res.verification,
-            "Verification: test years (S&P 500) and synthetic scenarios (true labels)",
-            policies=(*AGENTS, "buy_and_hold", "sma_crossover"),
-        )
-        _print_evidence(res)
-    agents = [("original", (res.train, res.test))]
-    if res.regime_aware:
-        agents.append(("regime_aware", res.regime_aware))
-    for label, (t, ev) in agents:
-        acc = ev.metrics["strategy"].get("regime_accuracy")
-        acc_text = f"; test regime accuracy {acc:.1%}" if acc is not None else ""
-        out.print(
-            f"{label}: {t.env_steps:,} env steps in {t.seconds:.1f} s "
-            f"({t.steps_per_second:,.0f} steps/s); "
-            f"best validation Sharpe {t.best_val_sharpe:.2f}{acc_text}"
-        )
-    out.print(
-        f"demo took {res.seconds:.0f} s; run folder: {res.run_dir} "
-        "(report.html; regime_aware/report.html; verification/)"
-    )
-
-
-def _print_evidence(res) -> None:  # noqa: ANN001 - a demo.DemoResult
-    """Calibrated vs original on the test years: paired block-bootstrap CI of the Sharpe gap."""
-    from regime_trader.evaluation.stats import sharpe_difference_ci
-
-    a = res.regime_aware[1].results["strategy"].returns
-    b = res.test.results["strategy"].returns
-    ci = sharpe_difference_ci(a, b, seed=0)
-    out.print(
-        f"regime-aware (calibrated) minus original, test Sharpe: {ci.diff:+.2f} "
-        f"[{ci.low:+.2f}, {ci.high:+.2f}] {ci.confidence:.0%} CI, p = {ci.p_value:.2f} "
-        "(paired stationary bootstrap, one seed, one period: evidence, not proof; "
-        "`regime-trader walkforward` gives the multi-series answer)",
-        markup=False,
-    )
+__all__ = ["BudgetChoice", "backtest", "train_cmd", "tune_cmd"]

@@ -174,3 +174,11 @@ def load_split(run_dir: str | Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise DataError(f"{path}: not valid JSON ({exc}); delete it or re-train.") from None
+
+
+def same_source(a: str, b: str) -> bool:
+    """Whether two ``data.source`` values name the same dataset or file."""
+    pa, pb = Path(a), Path(b)
+    if pa.is_file() and pb.is_file():
+        return pa.resolve() == pb.resolve()
+    return a.lower() == b.lower()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from regime_trader.config import Config
+from regime_trader.data.split_report import same_source
 from regime_trader.envs.market import MarketData
 from regime_trader.evaluation.baselines import BASELINES
 from regime_trader.evaluation.outputs import equity_frame
@@ -122,14 +123,6 @@ def in_sample_note(split: dict[str, Any] | None, period: dict[str, Any], source:
         f"{split['train']['end']}) or was selected on (to {val_end}); its out-of-sample test "
         f"starts {split['test']['start']} (split.json)."
     )
-
-
-def same_source(a: str, b: str) -> bool:
-    """Whether two ``data.source`` values name the same dataset or file."""
-    pa, pb = Path(a), Path(b)
-    if pa.is_file() and pb.is_file():
-        return pa.resolve() == pb.resolve()
-    return a.lower() == b.lower()
 
 
 def write_outputs(

@@ -4,21 +4,31 @@ A package is a flat folder: ``model.safetensors``, ``config.json``, ``features.j
 (names, lookback, scaler), ``calibration.json`` (when the run was calibrated),
 ``metrics.json``, ``metadata.json``, ``MODEL_CARD.md`` and ``manifest.json`` (format version
 and a sha256 per file). Loading checks every hash and never unpickles (docs/lifecycle.md).
+
+The names are resolved on first use (PEP 562), so the manifest and registry code, which need
+no torch, import in a fraction of a second (`registry list` stays under its 3 s budget).
 """
 
 from __future__ import annotations
 
-from regime_trader.package.build import build_package
-from regime_trader.package.loader import DECISION_COLUMNS, ModelPackage, load, load_model
-from regime_trader.package.manifest import FORMAT_VERSION, package_digest, verify
+import importlib
+from typing import Any
 
-__all__ = [
-    "DECISION_COLUMNS",
-    "FORMAT_VERSION",
-    "ModelPackage",
-    "build_package",
-    "load",
-    "load_model",
-    "package_digest",
-    "verify",
-]
+_WHERE = {
+    "build_package": "regime_trader.package.build",
+    "DECISION_COLUMNS": "regime_trader.package.loader",
+    "ModelPackage": "regime_trader.package.loader",
+    "load": "regime_trader.package.loader",
+    "load_model": "regime_trader.package.loader",
+    "FORMAT_VERSION": "regime_trader.package.manifest",
+    "package_digest": "regime_trader.package.manifest",
+    "verify": "regime_trader.package.manifest",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'regime_trader.package' has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)

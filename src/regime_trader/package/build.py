@@ -23,6 +23,7 @@ from regime_trader.package import manifest as mf
 from regime_trader.package import metadata as md
 from regime_trader.package.loader import load
 from regime_trader.package.model_card import parameter_count, render
+from regime_trader.package.signing import sign_package
 from regime_trader.policy.policy import Policy, load_folder
 from regime_trader.utils.io import atomic_write_json, atomic_write_text
 
@@ -130,6 +131,7 @@ def build_package(
     name: str | None = None,
     version: str = "1.0.0",
     force: bool = False,
+    sign_with: str | Path | None = None,
 ) -> Path:
     """Package a trained run folder into ``out`` (a folder; see docs/lifecycle.md).
 
@@ -139,6 +141,8 @@ def build_package(
         name: model name (default: the run folder's name).
         version: semantic version of this model.
         force: replace a package already at ``out``.
+        sign_with: an Ed25519 private key (PEM, `signing.generate_keypair`): the manifest is
+            signed, and `load` checks the signature when a public key is configured.
 
     Raises:
         ConfigError: not a run folder, bad version, ``out`` exists without ``force``.
@@ -157,6 +161,10 @@ def build_package(
     )
     with _staging(out) as tmp:
         _write_files(tmp, model, run_dir, meta)
-        load(tmp)  # every hash, the config, the scaler and the weights read back
+        if sign_with is not None:
+            sign_package(tmp, sign_with)
+            load(tmp)  # every hash, the signature (when a key is configured), the weights
+        else:  # unsigned: check everything but a signature a configured key would demand
+            mf.verify_package(tmp, signature=False)
         _replace_dir(tmp, out)
     return out

@@ -27,6 +27,7 @@ from safetensors.torch import load as load_safetensors
 from torch import nn
 
 from regime_trader.config import Config
+from regime_trader.data.split_report import load_split, same_source
 from regime_trader.data.validation import validate_ohlcv
 from regime_trader.envs.market import MarketData
 from regime_trader.errors import ConfigError
@@ -37,6 +38,7 @@ from regime_trader.policy.calibration import CALIBRATION_FILE, Calibration, pars
 from regime_trader.policy.prepare import Prepared, prepare
 from regime_trader.policy.rule import DecisionRule
 from regime_trader.regimes import REGIME_NAMES
+from regime_trader.utils.dates import utc
 from regime_trader.utils.device import resolve_device
 
 RUN_CONFIG, PACKAGE_CONFIG = "config.yaml", "config.json"
@@ -112,6 +114,20 @@ class Policy:
     def min_bars(self) -> int:
         """Fewest raw bars `decide` accepts (feature warm-up + window + 3)."""
         return self.lookback + self.config.env.window + 3
+
+    def selected_until(self, source: str) -> pd.Timestamp | None:
+        """The last bar of ``source`` this policy trained or was selected (validated,
+        calibrated) on, from its ``split.json`` (a package's ``metadata["split"]``); None
+        when it never saw ``source`` or the split is not known."""
+        split = self.metadata.get("split")
+        if split is None and self.path is not None:
+            split = load_split(self.path)
+        if not split or not same_source(str(split.get("source", "")), source):
+            return None
+        end = (split.get("val") or {}).get("end") or (split.get("train") or {}).get("end")
+        if end is None:
+            return None
+        return utc(end)
 
     def decision_rule(self) -> DecisionRule:
         """The decision rule every decision of this policy goes through."""

@@ -23,13 +23,13 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from regime_trader.errors import ConfigError
-from regime_trader.package import load, package_digest
 from regime_trader.package import manifest as mf
-from regime_trader.package.metadata import now_iso
+from regime_trader.package.manifest import package_digest
 from regime_trader.registry.evidence import check_evidence
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -134,7 +134,7 @@ class Registry(ABC):
 
     def register(self, package: str | Path, name: str | None = None) -> VersionInfo:
         """Copy a verified package into the registry as the next version of ``name``."""
-        model = load(package)  # every hash checked before anything is copied
+        model = _load(package)  # every hash checked before anything is copied
         name = name or model.name
         if not NAME.match(name):
             raise ConfigError(f"model name '{name}' must be letters, digits, '_', '.', '-'")
@@ -247,7 +247,7 @@ class Registry(ABC):
         try:
             # links stay links, so that verifying the copy refuses them too
             shutil.copytree(package, tmp, symlinks=True, dirs_exist_ok=True)
-            load(tmp)  # the copy verifies too
+            _load(tmp)  # the copy verifies too
             if package_digest(tmp) != digest:
                 raise ConfigError(f"{package}: changed while it was registered; register again")
             tmp.rename(target)
@@ -266,3 +266,14 @@ def _compact(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _prefixed(prefix: str, record: dict[str, Any]) -> dict[str, str]:
     return {f"{prefix}.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in record.items()}
+
+
+def _load(path: str | Path) -> Any:  # a Policy; torch is imported only when loading
+    from regime_trader.package.loader import load
+
+    return load(path)
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

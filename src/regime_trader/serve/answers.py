@@ -10,6 +10,7 @@ import weakref
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
@@ -17,7 +18,7 @@ from regime_trader.envs import spec
 from regime_trader.errors import DataError
 from regime_trader.policy.policy import Policy
 from regime_trader.serve.decide import decide_bars
-from regime_trader.serve.limits import BarLimits
+from regime_trader.serve.limits import PRICES, BarLimits
 from regime_trader.serve.refusals import FieldError
 from regime_trader.serve.schemas import Bar, DecideRequest
 from regime_trader.serve.sessions import SessionManager
@@ -98,10 +99,11 @@ def stream_answer(
 def window_answer(model: Policy, req: DecideRequest, limits: BarLimits) -> dict[str, Any]:
     """The decision at the last bar of ``req.bars`` (no state)."""
     bars = req.bars or []
-    check_window(bars, limits)
+    frame = window_frame(bars)
+    check_window(bars, limits, pd.DatetimeIndex(frame.index))
     side = check_position(model, req.position)
     try:
-        ts, d = decide_bars(model, req.frame(), side)
+        ts, d = decide_bars(model, frame, side)
     except DataError as exc:  # about these bars (too few, ...)
         raise FieldError("bars", str(exc)) from None
     except ValueError as exc:
@@ -119,15 +121,34 @@ def window_answer(model: Policy, req: DecideRequest, limits: BarLimits) -> dict[
     }
 
 
-def check_window(bars: list[Bar], limits: BarLimits) -> None:
-    """Each bar within `limits` of the one before, timestamps increasing (`FieldError`)."""
-    prev_ts, prev_close = None, None
-    for i, bar in enumerate(bars):
-        ts, px = bar.utc(), bar.prices()
-        if prev_ts is not None and ts <= prev_ts:
-            raise FieldError(f"bars.{i}.timestamp", f"{ts} is not after bars.{i - 1} ({prev_ts})")
-        limits.check(f"bars.{i}", ts, px, prev_close)
-        prev_ts, prev_close = ts, px["close"]
+def window_frame(bars: list[Bar]) -> pd.DataFrame:
+    """`DecideRequest.frame` of ``bars`` (an OHLCV frame on a UTC index), built column by
+    column: a third of the time for 5,000 bars (`tests/serve/test_speed_parity.py` holds
+    the two equal)."""
+    columns = {k: [getattr(b, k) for b in bars] for k in (*PRICES, "volume")}
+    stamps = pd.to_datetime(pd.Series([b.timestamp for b in bars], dtype=object), utc=True)
+    frame = pd.DataFrame(columns, index=pd.DatetimeIndex(stamps, name="timestamp"))
+    if frame["volume"].isna().all():
+        frame["volume"] = float("nan")
+    return frame
+
+
+def check_window(bars: list[Bar], limits: BarLimits, index: pd.DatetimeIndex | None = None) -> None:
+    """Each bar within `limits` of the one before, timestamps increasing (`FieldError` naming
+    the first bar that breaks a rule). ``index``: the bars' UTC times (`window_frame`)."""
+    stamps = pd.DatetimeIndex(window_frame(bars).index) if index is None else index
+    ticks = stamps.asi8
+    late = np.flatnonzero(ticks[1:] <= ticks[:-1])
+    stop = len(bars) if not len(late) else int(late[0]) + 1  # the first bar out of order
+    times = list(stamps[: stop + 1])
+    prev_close = None
+    for i in range(stop):  # the bars before it are checked first, in order
+        px = bars[i].prices()
+        limits.check(f"bars.{i}", times[i], px, prev_close)
+        prev_close = px["close"]
+    if stop < len(bars):
+        ts, prev = times[stop], times[stop - 1]
+        raise FieldError(f"bars.{stop}.timestamp", f"{ts} is not after bars.{stop - 1} ({prev})")
 
 
 def check_position(model: Policy, position: float | None) -> float | None:

@@ -37,7 +37,7 @@ from regime_trader.serve.schemas import REQUEST_ID_PATTERN, DecideRequest
 from regime_trader.serve.sessions import SessionManager
 
 MAX_BODY = 1_000_000  # bytes; a 5,000-bar window is ~0.6 MB of JSON
-STREAM_THREADS = 4  # workers deciding stream bars at once (one model lock, one GIL: few)
+STREAM_THREADS = 8  # workers deciding stream bars at once (see docs/deployment.md, Speed)
 WINDOW_THREADS = 1  # workers deciding window requests at once
 
 

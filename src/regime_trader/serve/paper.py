@@ -25,6 +25,7 @@ from regime_trader.errors import ConfigError, DataError
 from regime_trader.monitoring import Expectations, ModelMonitor, MonitorConfig
 from regime_trader.policy.backtest import simulate
 from regime_trader.policy.policy import ACTION_NAMES, Policy
+from regime_trader.utils.dates import utc
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,52 @@ def paper_trade(
             out["latency_ms"] = (time.perf_counter() - t0) * 1e3  # as the client saw it
             ledger.add_bar(bar, out)
     return PaperResult(ledger.frame(), len(bars), time.perf_counter() - start, monitor)
+
+
+def paper_bars(
+    model: Policy,
+    bars: pd.DataFrame,
+    source: str,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    allow_in_sample: bool = False,
+) -> tuple[pd.DataFrame, bool]:
+    """The bars to replay and whether the period is in sample.
+
+    The first decision is at ``start`` (the bars before it feed the feature warm-up only);
+    without ``start`` on the series the model trained on, it is ``env.window`` bars after
+    the last bar the model trained or was selected on (``split.json``). A ``start`` inside
+    those bars is refused unless ``allow_in_sample`` (the result is then labelled).
+
+    Raises:
+        ConfigError: an in-sample period without ``allow_in_sample``, or no bars left.
+    """
+    index = pd.DatetimeIndex(bars.index)
+    seen = model.selected_until(source)
+    first_oos = None
+    if seen is not None:
+        pos = int(index.searchsorted(seen, "right")) + model.config.env.window
+        first_oos = index[min(pos, len(index) - 1)]
+    first = utc(start) if start else first_oos
+    in_sample = first_oos is not None and first is not None and first < first_oos
+    if in_sample and not allow_in_sample:
+        raise ConfigError(
+            f"paper: --start {start} is inside the bars {model.name} trained or was selected on "
+            f"(to {seen.date() if seen is not None else '?'}, split.json); use --start "
+            f"{first_oos.date() if first_oos is not None else ''} or later, or pass "
+            "--allow-in-sample to replay them (labelled in-sample)"
+        )
+    lo = 0 if first is None else int(index.searchsorted(first))
+    lo = max(0, lo - (model.min_bars - 3))  # warm-up bars: features and the window
+    hi = len(index) if end is None else int(index.searchsorted(utc(end), "right"))
+    out = bars.iloc[lo:hi]
+    if len(out) < model.min_bars:
+        raise ConfigError(
+            f"paper: {len(out)} bars between {start or 'the out-of-sample start'} and "
+            f"{end or 'the end'}; {model.name} needs at least {model.min_bars}"
+        )
+    return out, in_sample
 
 
 def backtest_decisions(model: Policy, bars: pd.DataFrame) -> pd.DataFrame:

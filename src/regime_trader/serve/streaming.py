@@ -12,6 +12,10 @@ outside `BarLimits`), then once its features are computed: a feature that was fi
 at this bar is refused (`FieldError`) instead of leaving a stale window. `SessionManager` steps a
 `clone` and keeps it only when the bar is accepted and logged, so a refused bar leaves the
 session exactly as it was. A decision is only ever made from a window ending at this bar.
+
+Per bar the window is a slice of a ring buffer (no stacking), the clone copies the pipeline
+with `fork` (not ``copy.deepcopy``: a quarter of the time) and the baseline MLP is scored by
+its NumPy forward (`policy.fast`); docs/benchmarks.md has the times.
 """
 
 from __future__ import annotations
@@ -160,8 +164,8 @@ class StreamSession:
         self._finite: np.ndarray | None = None  # which features were finite at the last bar
 
     def clone(self) -> StreamSession:
-        """An independent copy to step a bar on (the model and configs are shared; every
-        deque and array is copied, the window's rows are never changed in place)."""
+        """An independent copy to step a bar on: the model and configs are shared, the
+        feature pipeline is `fork`-ed, every deque and array is copied (about 30 us)."""
         new = copy.copy(self)
         new.pipeline = fork(self.pipeline)
         new.regimes = self.regimes.copy()

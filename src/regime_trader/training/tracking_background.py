@@ -89,7 +89,7 @@ def start_tracker(
     cfg: TrackingConfig, run_dir: str | Path, run_name: str, *, resume: bool = False
 ) -> Tracker:
     """`make_tracker`, with MLflow started in the background (see the module docstring)."""
-    backend = cfg.backend
+    backend: str = cfg.backend
     if backend == "auto":
         backend = os.environ.get("REGIME_TRADER_TRACKING", "") or (
             "mlflow" if mlflow_available() else "jsonl"

@@ -54,3 +54,9 @@ def format_stamp(ts: pd.Timestamp | str) -> str:
     """A bar time for messages and reports: the date alone at midnight, else date and time."""
     ts = pd.Timestamp(ts)
     return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
+
+
+def utc(stamp: str | pd.Timestamp) -> pd.Timestamp:
+    """``stamp`` as a UTC timestamp (a naive one is taken to be UTC)."""
+    ts = pd.Timestamp(stamp)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 
 from regime_trader.data import load_ohlcv
-from regime_trader.data.split_report import load_split
 from regime_trader.errors import ConfigError
 from regime_trader.evaluation.abtest import (
     LETTERS,
@@ -27,9 +26,9 @@ from regime_trader.evaluation.abtest import (
     plan_check,
     run_windows,
 )
-from regime_trader.evaluation.evaluate import same_source
 from regime_trader.evaluation.results import write_results
 from regime_trader.package import load_model, package_digest
+from regime_trader.utils.dates import utc
 from regime_trader.utils.io import atomic_write_json
 
 __all__ = ["ABSettings", "abtest", "load_models"]
@@ -49,22 +48,6 @@ def load_models(paths: list[str | Path]) -> list[Model]:
     return models
 
 
-def _validation_end(m: Model, source: str) -> pd.Timestamp | None:
-    """The last bar ``m`` trained or was selected on, when it trained on ``source``."""
-    split = m.package.metadata.get("split") if m.kind == "package" else None
-    if split is None and m.package.path is not None:
-        split = load_split(m.package.path)
-    if not split or not same_source(str(split.get("source", "")), source):
-        return None
-    end = (split.get("val") or {}).get("end") or (split.get("train") or {}).get("end")
-    return None if end is None else _utc(end)
-
-
-def _utc(stamp: str) -> pd.Timestamp:
-    ts = pd.Timestamp(stamp)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def out_of_sample(
     models: list[Model], source: str, index: pd.DatetimeIndex, s: ABSettings
 ) -> tuple[ABSettings, bool]:
@@ -77,7 +60,7 @@ def out_of_sample(
     Raises:
         ConfigError: a period inside a model's training or validation bars.
     """
-    ends = {m.label: e for m in models if (e := _validation_end(m, source)) is not None}
+    ends = {m.label: e for m in models if (e := m.package.selected_until(source)) is not None}
     if not ends:
         return s, False
     who, last = max(ends.items(), key=lambda kv: kv[1])
@@ -86,7 +69,7 @@ def out_of_sample(
     first_oos = index[pos]
     if s.start is None:
         return dataclasses.replace(s, start=first_oos.isoformat()), False
-    if _utc(s.start) >= first_oos:
+    if utc(s.start) >= first_oos:
         return s, False
     if s.allow_in_sample:
         return s, True

@@ -110,7 +110,7 @@ def test_planted_edge_is_found() -> None:
     assert len(per_series) == 6
     for rec in per_series:  # 3 cells: the smallest two-sided p is 0.25, never below alpha
         assert rec["sharpe_diff"] > 0 and rec["p_holm"] is None
-        assert rec["verdict"] == "untested (too few windows)" and "cannot reach" in rec["holm_note"]
+        assert rec["verdict"] == "untested (too few cells)" and "cannot reach" in rec["holm_note"]
     assert report["settings"]["holm_on"].startswith("series sign-flip")
     assert overall["poi"] > 0.5 and overall["wins"] == 54
 
@@ -129,7 +129,7 @@ def test_identical_policy_is_not_significant() -> None:
         assert rec["sharpe_diff"] == pytest.approx(0.0, abs=1e-12)
         assert not (rec["ci_low"] or 0) > 0 and not (rec["ci_high"] or 0) < 0
         assert rec["p_perm"] == 1.0
-        assert rec["verdict"] in ("no significant difference", "untested (too few windows)")
+        assert rec["verdict"] in ("no significant difference", "untested (too few cells)")
 
 
 def test_unknown_reference_names_the_policies() -> None:

@@ -231,9 +231,22 @@ def test_train_then_backtest(
 
 
 @pytest.mark.slow  # ~46 s on two busy cores
-def test_demo_tiny_end_to_end(tmp_path: Path, capsys) -> None:
+def test_demo_tiny_end_to_end(tmp_path: Path, capsys, monkeypatch) -> None:
+    from regime_trader.policy import prepare as prepare_mod
+
+    builds: dict[tuple, int] = {}
+    real = prepare_mod.build_features
+
+    def counting(frame, cfg):  # noqa: ANN001, ANN202 - counts every feature build
+        key = (len(frame), str(frame.index[0]), float(frame["close"].iloc[-1]))
+        builds[key] = builds.get(key, 0) + 1
+        return real(frame, cfg)
+
+    monkeypatch.setattr(prepare_mod, "build_features", counting)
     code = run(["demo", "--budget", "tiny", "--out-root", str(tmp_path), "--quiet"])
     assert code == 0, capsys.readouterr().err
+    # spx once for both agents, calibration and the verification; each scenario once
+    assert max(builds.values()) == 1, {k: v for k, v in builds.items() if v > 1}
     runs = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert len(runs) == 1
     run_dir = runs[0]

@@ -48,6 +48,18 @@ def demo(
     _print_demo(res)
 
 
+def _best_strong_rule(res: DemoResult) -> tuple[str, ...]:
+    """The strong simple rule (200-day MA, vol-target, ...) with the best test Sharpe: the
+    bar the agent has to clear, shown beside buy-and-hold (chosen on the test rows, which
+    only flatters the rule)."""
+    from regime_trader.evaluation.strong_baselines import best_simple_rule
+
+    if res.verification is None:
+        return ()
+    real = res.verification[res.verification["kind"] == "real"]
+    return (best_simple_rule(real),) if len(real) else ()
+
+
 def _print_demo(res: DemoResult) -> None:
     """The test table, the return per regime, the verification table and the evidence."""
     idx = res.test.close.index
@@ -57,7 +69,8 @@ def _print_demo(res: DemoResult) -> None:
         name = "calibrated" if res.calibration and res.calibration.kept else "regime_aware"
         metrics[name] = res.regime_aware[1].metrics["strategy"]
         per_regime[name] = res.regime_aware[1].per_regime["strategy"]
-    for base in ("buy_and_hold", "sma_crossover"):
+    strong = _best_strong_rule(res)
+    for base in ("buy_and_hold", "sma_crossover", *strong):
         metrics[base], per_regime[base] = res.test.metrics[base], res.test.per_regime[base]
     print_metrics(metrics, title=f"Test {idx[0].date()} to {idx[-1].date()} (S&P 500, daily)")
     from regime_trader.evaluation.report import period_lines
@@ -69,7 +82,7 @@ def _print_demo(res: DemoResult) -> None:
         print_summary(
             res.verification,
             "Verification: test years (S&P 500) and synthetic scenarios (true labels)",
-            policies=(*AGENTS, "buy_and_hold", "sma_crossover"),
+            policies=(*AGENTS, "buy_and_hold", "sma_crossover", *strong),
         )
         _print_evidence(res)
     agents = [("original", res.run_dir, (res.train, res.test))]

@@ -14,7 +14,7 @@ averaged: seeds share a test period, so they are never counted as independent ru
   series), the sign flip over cells (``p_cells``) and the t-test over cells (``p_ttest``),
   and a hierarchical bootstrap CI (series, then windows) of the mean cell difference;
 * ``series_holm``: Holm across the series of each candidate, over the series whose cells
-  can reach alpha at all (the others are "untested (too few windows)");
+  can reach alpha at all (the others are "untested (too few cells)");
 * ``iqm_ci`` (IQM of per-run Sharpe, stratified bootstrap, series = task) and
   ``probability_of_improvement`` (candidate > reference on a random series);
 * ``deflated_sharpe_ratio`` of the candidate's pooled returns when ``n_trials`` is given.

@@ -176,12 +176,12 @@ def verdicts(
             rec["verdict"] = (
                 _verdict(float(rec["sharpe_diff"]), p_holm, alpha)
                 if in_family
-                else "untested (too few windows)"
+                else "untested (too few cells)"
             )
             rec["holm_note"] = "" if h is None else str(h["note"])
             per.append(rec)
         out += [overall, *per]
-    return out, "series sign-flip over cells (seeds averaged)"
+    return out, "series sign-flip, seeds averaged"
 
 
 def _verdict(diff: float, p: float | None, alpha: float) -> str:

@@ -58,9 +58,9 @@ VERDICT = (
     Column(("sharpe_candidate",), "Sharpe, candidate", "num"),
     Column(("sharpe_reference",), "Sharpe, reference", "num"),
     Column(("sharpe_diff",), "Mean Sharpe diff.", "num"),
-    Column(("ci_low", "ci_high"), "95% CI, Sharpe diff. of pooled returns", "num"),
+    Column(("ci_low", "ci_high"), "95% CI, mean cell Sharpe diff. (hierarchical)", "num"),
     Column(("p_boot",), "p, bootstrap", "p"),
-    Column(("p_perm",), "p, sign-flip", "p"),
+    Column(("p_perm",), "p, sign-flip (series; cells in one series)", "p"),
     Column(("p_holm",), "p, Holm", "p"),
     Column(("verdict",), "Verdict", "text"),
 )
@@ -210,16 +210,21 @@ def intro_lines(report: Mapping[str, Any]) -> list[str]:
     cands = ", ".join(policy_label(c) for c in s["candidates"]) or "none"
     unit = "series x walk-forward window x seed" if wf else "series x seed"
     pair = "(series, window, seed)" if wf else "(series, seed)"
+    cell = "(series, window) cell" if wf else "series cell"
+    then = ", then windows" if wf else ""
     lines = [
         f"Reference policy: **{policy_label(s['reference'])}**; candidates: **{cands}**; "
         f"{s['n_runs']} runs ({unit}) over {len(s['series'])} series; "
         f"{s['periods_per_year']:.0f} bars per year.",
         "Sharpe ratios are annualised; a difference is candidate minus reference, paired by "
-        f"{pair}. The CI is a paired stationary block bootstrap "
-        f"({s['n_boot']} replicates) over the pooled step returns of the paired runs; the "
-        "sign-flip p-value tests the mean per-run difference; Holm's correction runs across "
-        f"the series of each candidate (on the {s['holm_on']} p-values; the all-series row is "
-        f"not in the family). Verdicts use alpha = {s['alpha']}.",
+        f"{pair}. The tests' unit is the {cell} with its seeds averaged (seeds share their "
+        "test bars, so they are never counted as independent runs): the sign-flip p-value "
+        "flips whole series at once (cells within a series when there is one), exact up to "
+        f"20 units; the CI is a hierarchical bootstrap ({s['n_boot']} replicates) resampling "
+        f"series{then}. Holm's correction runs across the series of each candidate, over the "
+        "series whose cells can reach alpha at all; the others read 'untested (too few "
+        "cells)'. The all-series row is not in the family. Verdicts use alpha = "
+        f"{s['alpha']}.",
         "IQM: interquartile mean of per-run Sharpe with a stratified bootstrap CI (series = "
         "task); P(improvement): chance that a random candidate run beats a random reference "
         "run on the same series (50% = no difference).",

@@ -5,7 +5,8 @@ and runs the network on ``[P, W*F + 1]``: at batch 1 most of its time is torch's
 overhead (about 3 us an operation, a dozen of them) rather than arithmetic. For an `MLPQNet`
 the first layer splits into the window's part, computed once, ``W0[:, :W*F] @ x``, plus the
 position column ``W0[:, W*F] * p`` per state; the hidden layers then run at batch ``P`` in
-NumPy on views of the torch weights (nothing copied, so an in-place weight update is seen).
+NumPy on views of the torch weights (nothing copied, so an in-place weight update is seen;
+weights replaced by new tensors make `scorer_for` build a new scorer).
 
 The result is the same float32 arithmetic up to the order of the sums (measured within 1e-7
 of `score_windows`, as torch itself is between batch sizes: `tests/serve/test_speed_parity.py`
@@ -34,6 +35,8 @@ class MLPWindowScorer:
 
     def __init__(self, net: MLPQNet, positions: tuple[float, ...]) -> None:
         layers = [m for m in net.body if isinstance(m, nn.Linear)]
+        self.params = [p for m in layers for p in (m.weight, m.bias)]
+        self._ptrs = [p.data_ptr() for p in self.params]
         self.w = [m.weight.detach().numpy() for m in layers]  # views: [H_out, H_in]
         self.b = [m.bias.detach().numpy() for m in layers]
         self.n_window = layers[0].in_features - net.state_dim
@@ -53,6 +56,11 @@ class MLPWindowScorer:
         )
         cpu32 = all(p.device.type == "cpu" and p.dtype == torch.float32 for p in net.parameters())
         return shape_ok and cpu32
+
+    def current(self) -> bool:
+        """Whether the views still show the net's weights (not replaced by ``.to()``, an
+        assigning ``load_state_dict``, ...; an in-place update is seen by the views)."""
+        return [p.data_ptr() for p in self.params] == self._ptrs  # new tensors: new memory
 
     def __call__(self, window: np.ndarray) -> np.ndarray:
         """``[1, P, A]`` float32 Q-values of ``window`` ``[W, F]`` (float32).
@@ -79,6 +87,9 @@ def scorer_for(net: nn.Module, positions: tuple[float, ...]) -> MLPWindowScorer 
     net is not one it handles (then score with `score_windows`)."""
     with _CACHE_LOCK:
         per_net = _CACHE.setdefault(net, {})
+        cached = per_net.get(positions)
+        if cached is not None and not cached.current():
+            del per_net[positions]  # the weights were replaced: look again
         if positions not in per_net:
             per_net[positions] = (
                 MLPWindowScorer(net, positions)  # type: ignore[arg-type]

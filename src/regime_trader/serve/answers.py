@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
@@ -53,6 +54,8 @@ def parse_request(body: bytes, content_type: str | None) -> DecideRequest:
             raise RequestValidationError(
                 [{**err, "input": {}, "ctx": {"error": exc.msg}}]
             ) from None
+        except Exception:  # not UTF-8, nested too deep, ...: FastAPI's answer, a 400
+            raise HTTPException(400, "There was an error parsing the body") from None
     try:
         return _REQUEST.validate_python(value, from_attributes=True)
     except ValidationError as exc:

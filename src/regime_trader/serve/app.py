@@ -4,10 +4,10 @@ Routes: ``GET /healthz`` (no key), ``POST /v1/decide``, ``GET /v1/model``, ``POS
 ``GET /v1/sessions``, ``GET /v1/sessions/{id}``, ``GET /metrics`` (Prometheus text),
 ``GET /openapi.json``. `serve.guard` checks the key on the headers and the body size before
 anything is parsed, and counts every answer; `serve.handlers` maps each refusal to its status.
-Decisions run in the thread pool (never on the event loop), the body's JSON parsing and
-validation and the answer's encoding with them (`serve.decide_route`): stream bars on up to
-``stream_threads`` workers, window requests on their own ``window_threads`` (default 1), so a
-5,000-bar window never holds the event loop or every worker. On shutdown the bar log's WAL is
+Decisions run in worker threads (never on the event loop), the body's JSON parsing and
+validation (`serve.answers.parse_request`) and the answer's encoding with them: stream bars on
+up to ``stream_threads`` workers, window requests on their own ``window_threads`` (default 1),
+so a 5,000-bar window never holds the event loop or every worker. On shutdown the bar log's WAL is
 checkpointed into ``sessions.db`` and the log closed.
 """
 

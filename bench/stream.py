@@ -5,7 +5,7 @@
 * ``SessionManager.step``: what a stream request computes (a clone of the session stepped,
   one committed bar-log row in a SQLite file);
 * ``decide_bars`` / ``ModelPackage.decide`` on one 60-bar window (features and regimes
-  rebuilt from the bars: a window request holds no state), and a 5,000-bar window request
+  rebuilt from the bars: a window request holds no state), and a largest window request
   as the service answers it (JSON parsed, validated, checked, decided).
 
 Default config (30-bar window of 13 features, regime window 126 over 250 vols), untrained nets
@@ -32,6 +32,7 @@ import torch
 
 from _docs import replace_section  # noqa: E402 (bench/ is on sys.path when run as a script)
 from load import _bars
+from regime_trader.serve.schemas import MAX_BARS
 
 MARK = "<!-- bench/stream.py -->"
 PRELOAD = 400
@@ -101,13 +102,13 @@ def measure(net: str, n: int) -> list[tuple[str, np.ndarray]]:
     rows.append(
         ("`ModelPackage.decide`, 60 bars", _times(lambda i: model.decide(windows[i]), m, 20))
     )
-    body = json.dumps({"bars": _bars(5000), "position": 0})
+    body = json.dumps({"bars": _bars(MAX_BARS), "position": 0})
     limits = BarLimits()
 
     def big(_: int) -> object:
         return window_answer(model, DecideRequest.model_validate(json.loads(body)), limits)
 
-    rows.append(("5,000-bar window request (parse + check + decide)", _times(big, 20, 3)))
+    rows.append((f"{MAX_BARS:,}-bar window request (parse + check + decide)", _times(big, 20, 3)))
     manager.close()
     return rows
 
@@ -140,7 +141,7 @@ def main() -> None:
             f"torch thread. CPU {cpu}, {os.cpu_count()} cores shared with other work (load "
             f"average {load[0]:.1f} at the start); {time.strftime('%Y-%m-%d')}.\n\n"
             f"Command: `{cmd}`\n\n{table}\n\n"
-            "The 5,000-bar row's p90 is a full garbage collection of this process (about "
+            "The window row's p90 is a full garbage collection of this process (about "
             "250,000 objects, 100-150 ms) landing in a call; `regime-trader serve` freezes "
             f"what it holds at start out of the collector's reach (`serve.server`).\n{MARK}\n"
         )

@@ -152,3 +152,17 @@ def test_malformed_json_a_bad_max_gap_and_a_short_window_name_their_field(servic
     short = [bar_json(bars, i) for i in range(5)]
     r = httpx.post(f"{url}/v1/decide", json={"bars": short}, headers=AUTH)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "bars", r.text
+
+
+def test_a_window_over_the_bar_limit_is_refused_by_the_schema(bars) -> None:
+    """Windows hold at most MAX_BARS bars (REGIME_TRADER_MAX_WINDOW_BARS): a longer one is
+    refused (422 naming ``bars``) before any work, so it cannot hold the interpreter."""
+    import pydantic
+
+    from regime_trader.serve.schemas import MAX_BARS, DecideRequest
+
+    one = bar_json(bars, 0)
+    assert len(DecideRequest.model_validate({"bars": [one] * MAX_BARS}).bars or []) == MAX_BARS
+    with pytest.raises(pydantic.ValidationError) as err:
+        DecideRequest.model_validate({"bars": [one] * (MAX_BARS + 1)})
+    assert err.value.errors()[0]["loc"] == ("bars",)

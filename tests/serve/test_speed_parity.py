@@ -263,3 +263,45 @@ def test_the_route_answers_bad_bodies_as_before_and_documents_the_body(service) 
     assert {"DecideRequest", "Bar"} <= set(schema["components"]["schemas"])
     params = schema["paths"]["/v1/decide"]["post"]["parameters"]
     assert [p["name"] for p in params] == ["idempotency-key"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_vectorised_limit_checks_raise_what_the_per_bar_checks_raise(seed: int) -> None:
+    """`BarLimits.check_many` names the same first bar and field, with the same message, as
+    `check` called bar by bar (a spike, an absurd price, a wide bar, a future stamp)."""
+    from regime_trader.serve.limits import BarLimits
+    from regime_trader.serve.refusals import FieldError
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    px = np.column_stack([close, close * 1.01, close * 0.99, close])
+    index = pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC")
+    i = int(rng.integers(1, n))
+    kind = seed % 4
+    if kind == 0:
+        px[i] *= 50.0  # a 50x spike against the close before
+    elif kind == 1:
+        px[i, :] = 1e300
+    elif kind == 2:
+        px[i, 1] = px[i, 2] * 20  # high 20x the low
+    else:
+        index = index[:-1].append(pd.DatetimeIndex([pd.Timestamp("2200-01-01", tz="UTC")]))
+        i = n - 1
+    limits = BarLimits()
+
+    def scalar() -> str:
+        prev = None
+        for j in range(n):
+            prices = {
+                k: float(v) for k, v in zip(("open", "high", "low", "close"), px[j], strict=True)
+            }
+            limits.check(f"bars.{j}", index[j], prices, prev)
+            prev = float(px[j, 3])
+        return "no error"
+
+    with pytest.raises(FieldError) as a:
+        scalar()
+    with pytest.raises(FieldError) as b:
+        limits.check_many("bars", index, px)
+    assert str(a.value) == str(b.value) and f"bars.{i}" in str(b.value)

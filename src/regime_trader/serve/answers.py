@@ -103,7 +103,7 @@ def window_answer(model: Policy, req: DecideRequest, limits: BarLimits) -> dict[
     """The decision at the last bar of ``req.bars`` (no state)."""
     bars = req.bars or []
     frame = window_frame(bars)
-    check_window(bars, limits, pd.DatetimeIndex(frame.index))
+    check_window(bars, limits, pd.DatetimeIndex(frame.index), frame)
     side = check_position(model, req.position)
     try:
         ts, d = decide_bars(model, frame, side)
@@ -136,19 +136,22 @@ def window_frame(bars: list[Bar]) -> pd.DataFrame:
     return frame
 
 
-def check_window(bars: list[Bar], limits: BarLimits, index: pd.DatetimeIndex | None = None) -> None:
+def check_window(
+    bars: list[Bar],
+    limits: BarLimits,
+    index: pd.DatetimeIndex | None = None,
+    frame: pd.DataFrame | None = None,
+) -> None:
     """Each bar within `limits` of the one before, timestamps increasing (`FieldError` naming
-    the first bar that breaks a rule). ``index``: the bars' UTC times (`window_frame`)."""
-    stamps = pd.DatetimeIndex(window_frame(bars).index) if index is None else index
+    the first bar that breaks a rule). ``index``/``frame``: `window_frame` of the bars."""
+    frame = window_frame(bars) if frame is None else frame
+    stamps = pd.DatetimeIndex(frame.index) if index is None else index
     ticks = stamps.asi8
     late = np.flatnonzero(ticks[1:] <= ticks[:-1])
     stop = len(bars) if not len(late) else int(late[0]) + 1  # the first bar out of order
+    prices = frame[list(PRICES)].to_numpy(np.float64)[:stop]
+    limits.check_many("bars", stamps[:stop], prices)  # the bars before it first, in order
     times = list(stamps[: stop + 1])
-    prev_close = None
-    for i in range(stop):  # the bars before it are checked first, in order
-        px = bars[i].prices()
-        limits.check(f"bars.{i}", times[i], px, prev_close)
-        prev_close = px["close"]
     if stop < len(bars):
         ts, prev = times[stop], times[stop - 1]
         raise FieldError(f"bars.{stop}.timestamp", f"{ts} is not after bars.{stop - 1} ({prev})")

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from regime_trader.errors import ConfigError
@@ -91,6 +92,23 @@ class BarLimits:
             raise FieldError(
                 f"{where}.timestamp", f"{ts} is more than {self.max_future} in the future"
             )
+
+    def check_many(self, prefix: str, index: pd.DatetimeIndex, px: np.ndarray) -> None:
+        """`check` of every row of ``px`` ``[N, 4]`` (open, high, low, close; each row against
+        the close of the row before), vectorised: a 5,000-bar window costs a few array ops
+        instead of 5,000 Python calls holding the GIL. The first failing row raises exactly
+        `check`'s error, naming ``prefix.ROW.FIELD``."""
+        lo, hi, r = self.min_price, self.max_price, self.max_ratio
+        bad = ((px < lo) | (px > hi)).any(axis=1) | (px[:, 1] > r * px[:, 2])
+        if len(px) > 1:
+            ratio = px[1:] / px[:-1, 3:4]
+            bad[1:] |= ((ratio < 1 / r) | (ratio > r)).any(axis=1)
+        if self.max_future is not None:
+            bad |= np.asarray(index > pd.Timestamp.now(tz="UTC") + self.max_future)
+        for i in np.flatnonzero(bad):  # normally the first one raises
+            prev = None if i == 0 else float(px[i - 1, 3])
+            prices = {k: float(v) for k, v in zip(PRICES, px[i], strict=True)}
+            self.check(f"{prefix}.{int(i)}", index[int(i)], prices, prev)
 
     def _check_ratio(self, where: str, px: Mapping[str, float], prev: float) -> None:
         r = self.max_ratio

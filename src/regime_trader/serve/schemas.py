@@ -7,13 +7,18 @@ room). `serve.limits` adds the configurable bounds (price range, jumps, future b
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-MAX_BARS = 5000  # bars in one window request
+MAX_BARS = int(os.environ.get("REGIME_TRADER_MAX_WINDOW_BARS", "1000"))
+"""Bars in one window request (``REGIME_TRADER_MAX_WINDOW_BARS``, read at start): a decision
+needs the feature warm-up, the window and the regime labels' warm-up (about 440 bars with
+the defaults), and a bigger window holds the interpreter long enough to raise the stream
+clients' p99 (docs/benchmarks.md); use a stream session for long histories."""
 SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 FIRST_TIME = datetime(1800, 1, 1, tzinfo=timezone.utc)

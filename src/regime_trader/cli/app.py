@@ -94,12 +94,13 @@ def features(
         ),
     ] = None,
 ) -> None:
-    """Compute raw (unscaled) features plus a `regime` column, indexed by timestamp."""
+    """Compute raw (unscaled) features plus a `regime` column (by name), indexed by timestamp."""
     from regime_trader.data import save_frame
+    from regime_trader.evaluation.outputs import regime_names
     from regime_trader.frames import feature_frame
 
     frame = feature_frame(source, timeframes)
-    save_frame(frame, out_path)
+    save_frame(frame.assign(regime=regime_names(frame["regime"])), out_path)
     say(f"wrote {len(frame):,} rows x {frame.shape[1]} columns to {out_path}")
     next_steps(f"regime-trader regimes {arg(source)}")
 
@@ -146,14 +147,15 @@ def scenarios_generate(
     bars: Annotated[int, typer.Option(help="Number of bars.", min=2)] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 0,
 ) -> None:
-    """Generate OHLCV bars of one scenario plus its `true_regime` column."""
+    """Generate OHLCV bars of one scenario plus its `true_regime` column (by name)."""
     import numpy as np
 
     from regime_trader.data import save_frame
+    from regime_trader.evaluation.outputs import regime_names
     from regime_trader.scenarios import generate
 
     frame = generate(kind.value, bars, rng=np.random.default_rng(seed))
-    save_frame(frame, out_path)
+    save_frame(frame.assign(true_regime=regime_names(frame["true_regime"])), out_path)
     say(f"wrote {len(frame):,} {kind.value} bars to {out_path}")
     next_steps(f"regime-trader regimes {arg(out_path)}")
 

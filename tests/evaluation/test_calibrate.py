@@ -65,3 +65,28 @@ def test_missing_or_broken_calibration(tmp_path, tiny_run) -> None:
     (run / "calibration.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not a calibration file"):
         load_rule(run)
+
+
+@pytest.mark.parametrize("min_capture", [0.0, 0.9, 1.0])
+def test_kept_rule_captures_the_validation_uptrends(tiny_run, min_capture: float) -> None:
+    """Calibration may not buy validation Sharpe by waiting through uptrends: the kept rule
+    captures at least min(min_capture, greedy's capture) of them, and without the constraint
+    (min_capture 0) it is the best Sharpe whatever its capture."""
+    from regime_trader.policy.backtest import decision_range
+    from regime_trader.policy.calibration import fit_rule
+    from regime_trader.policy.policy import load_folder
+    from regime_trader.policy.prepare import prepare
+
+    policy = load_folder(tiny_run, check_calibration=False)
+    cfg = policy.config
+    data = prepare(cfg, scaler=policy.scaler, bars_per_year=policy.bars_per_year)
+    val = data.split.val
+    first, last = decision_range(data.market, cfg.env.window, cfg.env.fill, val.start, val.stop)
+    fit = fit_rule(policy.net, data.market, first, last, policy.config, min_gain=-1e9,
+                   min_capture=min_capture)  # fmt: skip
+    if fit.greedy_capture is None:
+        pytest.skip("validation uptrends moved < 1%: no capture to constrain")
+    assert fit.capture is not None
+    assert fit.capture >= min(min_capture, fit.greedy_capture) - 1e-9
+    if min_capture == 0.0:
+        assert fit.sharpe == pytest.approx(max(fit.trial_sharpes))

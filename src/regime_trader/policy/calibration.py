@@ -36,7 +36,7 @@ from regime_trader.policy.backtest import (
     simulate,
     walk_policy,
 )
-from regime_trader.policy.metrics import bars_per_year, compute_metrics
+from regime_trader.policy.metrics import bars_per_year, capture_ratio, compute_metrics
 from regime_trader.policy.rule import (
     DOWNTREND,
     UPTREND,
@@ -69,6 +69,8 @@ class Calibration:
     weights_sha256: str
     period: dict[str, str]
     trial_sharpes: tuple[float, ...]  # validation Sharpe of every candidate (for the DSR)
+    val_capture_greedy: float | None = None  # validation uptrend capture, greedy / kept rule
+    val_capture: float | None = None
 
     @property
     def trials(self) -> int:
@@ -91,6 +93,8 @@ class Calibration:
             "weights_sha256": self.weights_sha256,
             "period": self.period,
             "trial_sharpes": list(self.trial_sharpes),
+            "val_capture_greedy": self.val_capture_greedy,
+            "val_capture": self.val_capture,
         }
 
     @classmethod
@@ -106,12 +110,18 @@ class Calibration:
                 str(data["weights_sha256"]),
                 {k: str(v) for k, v in dict(data["period"]).items()},
                 tuple(float(x) for x in data.get("trial_sharpes", ())),
+                _optional(data.get("val_capture_greedy")),
+                _optional(data.get("val_capture")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
                 f"{source}: not a calibration file (missing or bad {exc}); "
                 "re-run `regime-trader calibrate RUN`"
             ) from None
+
+
+def _optional(x: object) -> float | None:
+    return None if x is None else float(x)  # type: ignore[arg-type]
 
 
 def candidate_rules(scale: float) -> list[DecisionRule]:
@@ -143,13 +153,33 @@ def candidate_rules(scale: float) -> list[DecisionRule]:
     return list(dict.fromkeys(rules))
 
 
-def _sharpe(
-    path: DecisionPath, market: MarketData, first: int, last: int, cost_bps: float
-) -> float:
+MIN_CAPTURE = 0.9
+"""A kept rule must capture at least ``min(MIN_CAPTURE, greedy's)`` of the validation
+uptrends (compounded return over the uptrend bars against buy-and-hold's): calibration may
+not buy validation Sharpe by waiting through uptrends."""
+
+
+@dataclass(frozen=True)
+class RuleFit:
+    """The outcome of `fit_rule`: the rule kept and the validation evidence."""
+
+    rule: DecisionRule
+    greedy_sharpe: float
+    sharpe: float
+    trial_sharpes: list[float]
+    scale: float
+    greedy_capture: float | None  # validation uptrend capture (None: uptrends moved < 1%)
+    capture: float | None
+
+
+def _score(
+    path: DecisionPath, market: MarketData, first: int, last: int, cost_bps: float, up: np.ndarray
+) -> tuple[float, float]:
+    """Validation Sharpe and compounded return over the uptrend bars ``up`` of one candidate."""
     res = simulate(market, path.positions, first, last, cost_bps)
-    return compute_metrics(res.returns, res.positions, bars_per_year=bars_per_year(market.index))[
-        "sharpe"
-    ]
+    bpy = bars_per_year(market.index)
+    sharpe = compute_metrics(res.returns, res.positions, bars_per_year=bpy)["sharpe"]
+    return float(sharpe), float(np.prod(1.0 + res.returns[up]) - 1.0)
 
 
 def fit_rule(
@@ -160,12 +190,15 @@ def fit_rule(
     cfg: Config,
     *,
     min_gain: float = 0.05,
-) -> tuple[DecisionRule, float, float, list[float], float]:
+    min_capture: float = MIN_CAPTURE,
+) -> RuleFit:
     """Search `candidate_rules` on decision bars ``first..last`` (validation).
 
-    Returns:
-        (rule, greedy Sharpe, chosen Sharpe, every candidate's Sharpe, scale). The rule is the identity unless
-        the best candidate beats the greedy policy by ``min_gain`` (annualised Sharpe).
+    The best candidate by validation Sharpe among those that capture at least
+    ``min(min_capture, greedy's capture)`` of the validation uptrends (no constraint when
+    buy-and-hold moved less than 1% over them) is kept when it beats the greedy policy by
+    ``min_gain`` (annualised Sharpe); else the identity rule. Every candidate's Sharpe is
+    returned for the deflated Sharpe, the excluded ones included.
     """
     t = np.arange(first, last + 1)
     net.eval()
@@ -178,14 +211,39 @@ def fit_rule(
     rules = candidate_rules(scale)
     size = bar_size(market, t, cfg.env)  # the P&L optimised is the one traded (sized)
     allow_short, cost = cfg.env.allow_short, cfg.env.cost_bps
-    sharpes = [
-        _sharpe(walk_policy(q_all, probs, allow_short, r, size=size), market, first, last, cost)
-        for r in rules  # a loop over candidates, each one vectorised over bars
-    ]
-    best = int(np.argmax(sharpes))
-    if sharpes[best] < sharpes[0] + min_gain:
+    up = market.regimes.cpu().numpy()[t] == UPTREND
+    scores = np.array(
+        [
+            _score(
+                walk_policy(q_all, probs, allow_short, r, size=size), market, first, last, cost, up
+            )
+            for r in rules  # a loop over candidates, each one vectorised over bars
+        ]
+    )
+    sharpes, up_returns = scores[:, 0], scores[:, 1]
+    hold = simulate(market, np.ones(len(t)), first, last, cost).returns
+    bench = float(np.prod(1.0 + hold[up]) - 1.0)
+    captures = [capture_ratio(float(r), bench) for r in up_returns]
+    floor = min(min_capture, captures[0]) if np.isfinite(captures[0]) else None
+    allowed = sharpes.copy()
+    if floor is not None:
+        allowed[np.asarray(captures) < floor - 1e-9] = -np.inf
+    best = int(np.argmax(allowed))
+    if allowed[best] < sharpes[0] + min_gain:
         best = 0
-    return rules[best], float(sharpes[0]), float(sharpes[best]), [float(x) for x in sharpes], scale
+
+    def finite(x: float) -> float | None:
+        return float(x) if np.isfinite(x) else None
+
+    return RuleFit(
+        rules[best],
+        float(sharpes[0]),
+        float(sharpes[best]),
+        [float(x) for x in sharpes],
+        scale,
+        finite(captures[0]),
+        finite(captures[best]),
+    )
 
 
 def weights_digest(run_dir: str | Path) -> str:

@@ -162,18 +162,18 @@ def calibrate_run(
             )
         val = data.split.val
         first, last = decision_bounds(data.market, cfg, val.start, val.stop)
-        rule, greedy, chosen, sharpes, scale = fit_rule(
-            policy.net, data.market, first, last, cfg, min_gain=min_gain
-        )
+        fit = fit_rule(policy.net, data.market, first, last, cfg, min_gain=min_gain)
     idx = data.market.index
     cal = Calibration(
-        rule,
-        greedy,
-        chosen,
-        scale=scale,
+        fit.rule,
+        fit.greedy_sharpe,
+        fit.sharpe,
+        scale=fit.scale,
         weights_sha256=weights_digest(run_dir),
         period={"start": str(idx[first]), "end": str(idx[last])},
-        trial_sharpes=tuple(sharpes),
+        trial_sharpes=tuple(fit.trial_sharpes),
+        val_capture_greedy=fit.greedy_capture,
+        val_capture=fit.capture,
     )
     save_calibration(run_dir, cal)
     return cal

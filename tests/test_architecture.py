@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "regime_trader"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "version"),
     ("utils",),
+    ("config_sections",),
     ("config", "presets"),
     ("config_docs", "overrides", "types"),
     ("data",),

@@ -11,26 +11,18 @@ from typing import Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
+from regime_trader.config_sections import FeatureConfig, Frozen, RegimeConfig
 from regime_trader.errors import ConfigError
-from regime_trader.utils.timeframes import parse_timeframes
 
 Budget = Literal["tiny", "small", "full"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DataConfig(_Frozen):
+class DataConfig(Frozen):
     """Which series to load and how to split it chronologically."""
 
     source: str = Field(
@@ -65,101 +57,7 @@ class DataConfig(_Frozen):
         return self
 
 
-class FeatureConfig(_Frozen):
-    """TA-Lib feature periods. Every feature is scale-free (see docs/features.md)."""
-
-    adx_period: int = Field(14, ge=2, description="ADX period (Wilder).")
-    slope_period: int = Field(14, ge=2, description="Linear-regression slope period.")
-    persistence_window: int = Field(20, ge=2, description="Trend persistence window.")
-    rsi_period: int = Field(14, ge=2, description="RSI period.")
-    stoch_k: int = Field(14, ge=2, description="Stochastic fast %K period.")
-    stoch_slow: int = Field(3, ge=1, description="Stochastic slow %K smoothing period.")
-    stoch_d: int = Field(3, ge=1, description="Stochastic %D period.")
-    bb_period: int = Field(20, ge=2, description="Bollinger band period.")
-    bb_std: float = Field(2.0, gt=0, description="Bollinger band width in standard deviations.")
-    return_lags: tuple[int, ...] = Field((1, 5, 20), description="Log-return horizons in bars.")
-    vol_window: int = Field(20, ge=2, description="Realised volatility window.")
-    timeframes: tuple[str, ...] = Field(
-        (),
-        description="Coarser bars whose features join the observation as `name@tf`, e.g. "
-        "['5min', '60min'] on minute data or ['W'] on daily data; each coarse bar is seen only "
-        "after it has closed (docs/features.md). Empty: base features only.",
-    )
-    long_horizon: bool = Field(
-        False,
-        description="Add the long-horizon daily features (distance to the SMAs of sma_periods, "
-        "momentum over momentum_lags, volatility against its vol_level_window level); off keeps "
-        "the base columns (docs/features.md).",
-    )
-    sma_periods: tuple[int, ...] = Field(
-        (50, 200), description="long_horizon: SMA periods of `sma_dist_N` (empty: none)."
-    )
-    momentum_lags: tuple[int, ...] = Field(
-        (63, 126, 252), description="long_horizon: lags in bars of `mom_N` (empty: none)."
-    )
-    vol_level_window: int = Field(
-        252,
-        ge=0,
-        description="long_horizon: bars of the volatility level in `vol_rel_N` (0: none).",
-    )
-
-    @field_validator("sma_periods", "momentum_lags")
-    @classmethod
-    def _check_periods(cls, value: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
-        """Every period >= 2 bars (lags >= 1), none repeated."""
-        low = 2 if info.field_name == "sma_periods" else 1
-        if any(v < low for v in value) or len(set(value)) != len(value):
-            raise ValueError(f"needs distinct periods >= {low} bars, got {list(value)}")
-        return value
-
-    @field_validator("timeframes", mode="before")
-    @classmethod
-    def _split_timeframes(cls, value: object) -> object:
-        """Accept "W,ME" as well as a list; check every token (parse_timeframes)."""
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            value = value.split(",") if value.strip() else []
-        if isinstance(value, (list, tuple)) and value:
-            try:
-                return tuple(parse_timeframes([str(v) for v in value]))
-            except ConfigError as err:
-                raise ValueError(str(err).removeprefix("timeframes: ")) from None
-        return value
-
-
-class RegimeConfig(_Frozen):
-    """Rule-based regime thresholds, all scale-free (docs/regimes.md gives shares and returns)."""
-
-    window: int = Field(
-        126,
-        ge=5,
-        description="Window of slope and volatility: half a year of daily bars, the horizon at "
-        "which daily trends persist (docs/regimes.md; 20 was the plan's month).",
-    )
-    trend_threshold: float = Field(
-        0.03, gt=0, description="|slope per bar| / per-bar volatility above which a market trends."
-    )
-    vol_history: int = Field(
-        250, ge=20, description="Bars of the series' own history that set 'normal' volatility."
-    )
-    vol_threshold: float = Field(
-        1.0,
-        gt=0,
-        description="Volatility / its rolling median above which a flat market oscillates.",
-    )
-    min_vol_ratio: float = Field(
-        0.0, ge=0, description="Trends need volatility ratio above this (plan's MIN_VOLATILITY)."
-    )
-    min_duration: int = Field(
-        5,
-        ge=1,
-        description="Causal minimum duration: a label changes only after the new rule label has "
-        "held this many bars (1 = off; docs/regimes.md gives run lengths).",
-    )
-
-
-class EnvConfig(_Frozen):
+class EnvConfig(Frozen):
     """Execution and episode settings shared by the Gymnasium and the batched env."""
 
     window: int = Field(30, ge=1, description="Bars of features in one observation window.")
@@ -185,7 +83,7 @@ class EnvConfig(_Frozen):
     )
 
 
-class AgentConfig(_Frozen):
+class AgentConfig(Frozen):
     """Double DQN hyper-parameters."""
 
     net: Literal["mlp", "enhanced", "ensemble"] = Field(
@@ -237,7 +135,7 @@ class AgentConfig(_Frozen):
     max_grad_norm: float = Field(10.0, gt=0, description="Gradient clipping norm.")
 
 
-class RewardConfig(_Frozen):
+class RewardConfig(Frozen):
     """Reward shaping (plan Phase 3). Terms are in return units, before ``env.reward_scale``."""
 
     kind: Literal["pnl", "regime"] = Field(
@@ -281,7 +179,7 @@ class RewardConfig(_Frozen):
         return raw
 
 
-class ReplayConfig(_Frozen):
+class ReplayConfig(Frozen):
     """Replay sampling over index storage."""
 
     kind: Literal["uniform", "prioritized", "regime"] = Field(
@@ -304,7 +202,7 @@ class ReplayConfig(_Frozen):
     )
 
 
-class CurriculumConfig(_Frozen):
+class CurriculumConfig(Frozen):
     """Curriculum from simple synthetic scenarios to the full real series (plan Phase 3)."""
 
     enabled: bool = Field(
@@ -324,7 +222,7 @@ class CurriculumConfig(_Frozen):
     )
 
 
-class TrackingConfig(_Frozen):
+class TrackingConfig(Frozen):
     """Experiment tracking: MLflow when installed, else JSON lines in the run folder."""
 
     backend: Literal["auto", "mlflow", "jsonl", "none"] = Field(
@@ -339,7 +237,7 @@ class TrackingConfig(_Frozen):
 BUDGET_STEPS: dict[str, int] = {"tiny": 20_000, "small": 150_000, "full": 3_000_000}
 
 
-class TrainConfig(_Frozen):
+class TrainConfig(Frozen):
     """Training loop settings."""
 
     total_steps: int = Field(BUDGET_STEPS["small"], ge=1, description="Environment steps in total.")
@@ -360,7 +258,7 @@ class TrainConfig(_Frozen):
     )
 
 
-class Config(_Frozen):
+class Config(Frozen):
     """The whole run: one section per stage."""
 
     data: DataConfig = DataConfig()

@@ -17,9 +17,6 @@ from regime_trader.workflows.runs import (
     train_run,
 )
 
-load_policy = load_folder
-"""A run folder or an unpacked package's `Policy` (config, net, scaler, rule)."""
-
 __all__ = [
     "Policy",
     "backtest_run",
@@ -32,7 +29,6 @@ __all__ = [
     "load_folder",
     "load_model",
     "load_ohlcv",
-    "load_policy",
     "resume_run",
     "train_run",
 ]

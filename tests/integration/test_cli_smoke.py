@@ -14,19 +14,9 @@ import yaml
 
 from regime_trader.cli import run
 from regime_trader.evaluation.strong_baselines import STRONG_BASELINES
+from regime_trader.policy.metrics import METRIC_KEYS as METRIC_KEY_NAMES
 
-METRIC_KEYS = {
-    "total_return",
-    "cagr",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "win_rate",
-    "num_trades",
-    "exposure",
-    "turnover",
-}
+METRIC_KEYS = set(METRIC_KEY_NAMES)  # every strategy reports the library's metric set
 STRATEGIES = {"strategy", "buy_and_hold", "sma_crossover", *STRONG_BASELINES}
 
 

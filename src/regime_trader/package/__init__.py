@@ -11,8 +11,7 @@ no torch, import in a fraction of a second (`registry list` stays under its 3 s 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from regime_trader.utils.lazy import lazy_getattr
 
 _WHERE = {
     "build_package": "regime_trader.package.build",
@@ -27,8 +26,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'regime_trader.package' has no attribute {name!r}")
-    return getattr(importlib.import_module(_WHERE[name]), name)
+__getattr__ = lazy_getattr(__name__, _WHERE)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -317,3 +317,45 @@ def decision_frame(path: DecisionPath, index: pd.DatetimeIndex) -> pd.DataFrame:
     for k, name in enumerate(REGIME_NAMES):
         frame[f"p_{name}"] = path.probs[:, k].astype(np.float64)
     return frame[list(DECISION_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class Unseen:
+    """Where the bars no policy of a comparison trained or was selected on begin."""
+
+    first: pd.Timestamp  # the first such decision bar (``env.window`` bars after ``seen``)
+    seen: pd.Timestamp  # the last bar some policy trained or was selected on
+    who: str  # that policy's name
+
+
+def first_unseen(policies: Sequence[Policy], source: str, index: pd.DatetimeIndex) -> Unseen | None:
+    """The out-of-sample start on ``source`` for every policy at once (`selected_until`,
+    plus the largest ``env.window`` as an embargo); None when none of them saw ``source``."""
+    ends = [(e, p.name) for p in policies if (e := p.selected_until(source)) is not None]
+    if not ends:
+        return None
+    seen, who = max(ends)
+    embargo = max(p.config.env.window for p in policies)
+    pos = min(int(index.searchsorted(seen, "right")) + embargo, len(index) - 1)
+    return Unseen(index[pos], seen, who)
+
+
+def check_out_of_sample(
+    command: str, start: str | None, unseen: Unseen | None, allow_in_sample: bool
+) -> bool:
+    """Whether ``start`` lies in sample (before ``unseen.first``), refused unless
+    ``allow_in_sample``.
+
+    Raises:
+        ConfigError: one line naming the policy, its last seen bar and the first start
+            allowed, and ``--allow-in-sample``.
+    """
+    if unseen is None or start is None or utc(start) >= unseen.first:
+        return False
+    if allow_in_sample:
+        return True
+    raise ConfigError(
+        f"{command}: --start {start} is inside the bars {unseen.who} trained or was selected "
+        f"on (to {unseen.seen.date()}, split.json); use --start {unseen.first.date()} or "
+        "later, or pass --allow-in-sample (the result is labelled in-sample)"
+    )

@@ -24,7 +24,7 @@ from regime_trader.envs import spec
 from regime_trader.errors import ConfigError, DataError
 from regime_trader.monitoring import Expectations, ModelMonitor, MonitorConfig
 from regime_trader.policy.backtest import simulate
-from regime_trader.policy.policy import ACTION_NAMES, Policy
+from regime_trader.policy.policy import ACTION_NAMES, Policy, check_out_of_sample, first_unseen
 from regime_trader.utils.dates import utc
 
 
@@ -163,20 +163,9 @@ def paper_bars(
         ConfigError: an in-sample period without ``allow_in_sample``, or no bars left.
     """
     index = pd.DatetimeIndex(bars.index)
-    seen = model.selected_until(source)
-    first_oos = None
-    if seen is not None:
-        pos = int(index.searchsorted(seen, "right")) + model.config.env.window
-        first_oos = index[min(pos, len(index) - 1)]
-    first = utc(start) if start else first_oos
-    in_sample = first_oos is not None and first is not None and first < first_oos
-    if in_sample and not allow_in_sample:
-        raise ConfigError(
-            f"paper: --start {start} is inside the bars {model.name} trained or was selected on "
-            f"(to {seen.date() if seen is not None else '?'}, split.json); use --start "
-            f"{first_oos.date() if first_oos is not None else ''} or later, or pass "
-            "--allow-in-sample to replay them (labelled in-sample)"
-        )
+    unseen = first_unseen([model], source, index)
+    in_sample = check_out_of_sample("paper", start, unseen, allow_in_sample)
+    first = utc(start) if start else (None if unseen is None else unseen.first)
     lo = 0 if first is None else int(index.searchsorted(first))
     lo = max(0, lo - (model.min_bars - 3))  # warm-up bars: features and the window
     hi = len(index) if end is None else int(index.searchsorted(utc(end), "right"))

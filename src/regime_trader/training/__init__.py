@@ -5,8 +5,7 @@ Names resolve on first use (PEP 562): `training.tracking` imports without torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from regime_trader.utils.lazy import lazy_getattr
 
 _WHERE = {
     "Prepared": "regime_trader.policy.prepare",
@@ -17,8 +16,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'regime_trader.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(_WHERE[name]), name)
+__getattr__ = lazy_getattr(__name__, _WHERE)

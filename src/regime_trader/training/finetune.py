@@ -45,7 +45,7 @@ class FinetuneResult:
     """What a fine-tuning reports (the same numbers as ``finetune.json``).
 
     Attributes:
-        run_dir: the output run folder (loadable with `regime_trader.api.load_policy`).
+        run_dir: the output run folder (loadable with `regime_trader.api.load_folder`).
         kept: the fine-tuned weights validated better and are in ``run_dir``; False: the
             folder holds the original run's weights.
         val_sharpe_before: validation Sharpe of the original run's best weights.

@@ -28,7 +28,7 @@ from regime_trader.evaluation.abtest import (
 )
 from regime_trader.evaluation.results import write_results
 from regime_trader.package import load_model, package_digest
-from regime_trader.utils.dates import utc
+from regime_trader.policy.policy import check_out_of_sample, first_unseen
 from regime_trader.utils.io import atomic_write_json
 
 __all__ = ["ABSettings", "abtest", "load_models"]
@@ -60,24 +60,10 @@ def out_of_sample(
     Raises:
         ConfigError: a period inside a model's training or validation bars.
     """
-    ends = {m.label: e for m in models if (e := m.package.selected_until(source)) is not None}
-    if not ends:
-        return s, False
-    who, last = max(ends.items(), key=lambda kv: kv[1])
-    embargo = max(m.package.config.env.window for m in models)
-    pos = min(int(index.searchsorted(last, "right")) + embargo, len(index) - 1)
-    first_oos = index[pos]
-    if s.start is None:
-        return dataclasses.replace(s, start=first_oos.isoformat()), False
-    if utc(s.start) >= first_oos:
-        return s, False
-    if s.allow_in_sample:
-        return s, True
-    raise ConfigError(
-        f"abtest: --start {s.start} is inside the bars {who} trained or was selected on "
-        f"(to {last.date()}, split.json); use --start {first_oos.date()} or later, or pass "
-        "--allow-in-sample to score them (the result is labelled in-sample)"
-    )
+    unseen = first_unseen([m.package for m in models], source, index)
+    if s.start is None and unseen is not None:
+        return dataclasses.replace(s, start=unseen.first.isoformat()), False
+    return s, check_out_of_sample("abtest", s.start, unseen, s.allow_in_sample)
 
 
 def abtest(

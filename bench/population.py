@@ -258,7 +258,7 @@ def main() -> None:
             f"seeds x {args.windows} walk-forward windows of the S&P 500 ({args.train_bars} train / "
             f"{args.val_bars} validation / {args.test_bars} test bars), {c.train.n_envs} envs, "
             f"window {c.env.window}, {len(data[0].scaler.names)} features, batch {a.batch_size} "
-            f"every {a.train_freq} env steps, validation 4 times per run; both sides in one "
+            f"every {a.train_freq} env steps, validation every max(steps / 4, 1000) env steps and at the end; both sides in one "
             f"process on the same prepared data, {args.threads} torch and BLAS thread(s), CPU "
             f"({platform.machine()}, {os.cpu_count()} cores shared with other jobs), torch "
             f"{torch.__version__}; median of {'/'.join(map(str, args.repeats))} timed pair(s) "

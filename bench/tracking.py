@@ -1,6 +1,6 @@
 """Tracking overhead per run: the same tiny training with ``tracking.backend`` none, jsonl
 and mlflow (a fresh SQLite store each time, so MLflow's import-free part and its database
-migrations are paid as a first run pays them), side by side in one process per repeat.
+migrations are paid as a first run pays them), alternating within each repeat.
 
 Each measurement is a fresh Python process (MLflow's import is part of the cost), run
 alternately so load on the shared machine hits every backend alike; the table gives the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -50,9 +51,11 @@ def main() -> None:
     args = ap.parse_args()
     backends = ("none", "jsonl", "mlflow")
     times: dict[str, list[float]] = {b: [] for b in backends}
+    load = [os.getloadavg()[0]]
     for _ in range(args.repeat):
         for b in backends:  # alternate, so background load hits each alike
             times[b].append(_once(b))
+            load.append(os.getloadavg()[0])
     med = {b: statistics.median(v) for b, v in times.items()}
     lines = [
         MARK,
@@ -67,6 +70,8 @@ def main() -> None:
         "| backend | train() wall time (s) | overhead vs none (s) |",
         "|---|---|---|",
         *(f"| {b} | {med[b]:.2f} | {med[b] - med['none']:+.2f} |" for b in backends),
+        "",
+        f"1-minute load average {min(load):.1f} to {max(load):.1f} during the run.",
         "",
         MARK,
     ]

@@ -3,8 +3,6 @@ warm-up counted in ``feature_lookback``, streamed bar by bar like the batch."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,23 +23,14 @@ LONG_NAMES = ["sma_dist_50", "sma_dist_200", "mom_63", "mom_126", "mom_252", "vo
 N = 700
 
 
-@lru_cache(maxsize=1)
-def make_bars() -> pd.DataFrame:
-    """A geometric random walk with consistent OHLC (daily UTC index)."""
-    rng = np.random.default_rng(5)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0003, 0.012, N)))
-    open_ = np.concatenate([[100.0], close[:-1]]) * np.exp(rng.normal(0, 0.003, N))
-    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.006, N)))
-    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.006, N)))
-    idx = pd.date_range("2001-01-01", periods=N, freq="D", tz="UTC")
-    return pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": np.nan}, index=idx
-    )
+def _bars(ohlcv_factory) -> pd.DataFrame:
+    """The shared geometric random walk (tests/conftest.py), N daily UTC bars."""
+    return ohlcv_factory(N, seed=5, vol=0.012)
 
 
 @pytest.fixture()
-def bars() -> pd.DataFrame:
-    return make_bars().copy()
+def bars(ohlcv_factory) -> pd.DataFrame:
+    return _bars(ohlcv_factory)
 
 
 def test_off_by_default_keeps_the_base_columns() -> None:
@@ -112,8 +101,8 @@ def test_too_short_for_the_long_warm_up_says_how_many(bars: pd.DataFrame) -> Non
 
 @settings(max_examples=15, deadline=None)
 @given(t=st.integers(0, N - 2), factor=st.floats(0.3, 3.0).filter(lambda f: abs(f - 1) > 1e-3))
-def test_future_changes_do_not_reach_the_past(t: int, factor: float) -> None:
-    df = make_bars()
+def test_future_changes_do_not_reach_the_past(ohlcv_factory, t: int, factor: float) -> None:
+    df = _bars(ohlcv_factory)
     moved = perturb_after(df, t, factor, seed=t)
     a = compute_features(df, LONG).to_numpy()[: t + 1]
     b = compute_features(moved, LONG).to_numpy()[: t + 1]

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import typer
+from _cli import check_snapshot
 
 from regime_trader.cli import app, run
 from regime_trader.cli.base import COMMAND_ORDER
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "help"
 README = Path(__file__).parents[2] / "README.md"
-UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 
 
 def _commands(group: typer.core.TyperGroup, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -54,18 +54,6 @@ def render_help(
     assert run([*args, "--help"]) == 0
     text = capsys.readouterr().out
     return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n") + "\n"
-
-
-def check_snapshot(path: Path, text: str) -> None:
-    """``text`` equals the snapshot at ``path`` (``UPDATE_SNAPSHOTS=1``: rewrite it)."""
-    if UPDATE or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        if not UPDATE:
-            pytest.fail(f"{path.name}: no snapshot yet; written, review and commit it")
-    assert text == path.read_text(encoding="utf-8"), (
-        f"{path} differs; UPDATE_SNAPSHOTS=1 rewrites it after an intended change"
-    )
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=_name)

@@ -8,7 +8,6 @@ them after an intended change with ``UPDATE_SNAPSHOTS=1 pytest tests/integration
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 import yaml
+from _cli import check_snapshot
 
 from regime_trader.cli import run
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 RaRun = tuple[Path, Path, str]  # run folder, its CSV, what `train` printed
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "messages"
-UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 TINY = ["--set", "train.total_steps=2000", "--set", "train.eval_every=1000"]
 TINY += ["--set", "agent.learning_starts=200", "--set", "train.device=cpu"]
 TINY += ["--set", "tracking.backend=none", "--quiet"]
@@ -36,18 +35,6 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, s
     code = run([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def _check_snapshot(name: str, text: str) -> None:
-    path = SNAPSHOTS / f"{name}.txt"
-    if UPDATE or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        if not UPDATE:
-            pytest.fail(f"{path.name}: no snapshot yet; written, review and commit it")
-    assert text == path.read_text(encoding="utf-8"), (
-        f"{path} differs; UPDATE_SNAPSHOTS=1 rewrites it after an intended change"
-    )
 
 
 def _short_csv(tmp: Path) -> Path:
@@ -127,7 +114,7 @@ def test_error_message_snapshot(
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "Traceback" not in err and "internal error" not in err
     shown = lines[0].replace(str(tmp_path), "TMP")
-    _check_snapshot(name, f"$ regime-trader {shlex.join(argv)}\n{shown}\n")
+    check_snapshot(SNAPSHOTS / f"{name}.txt", f"$ regime-trader {shlex.join(argv)}\n{shown}\n")
 
 
 def test_finetune_refusal_does_not_point_at_resume(
@@ -145,7 +132,7 @@ def test_verify_names_the_policies_it_has(capsys: pytest.CaptureFixture[str]) ->
     rows = pd.DataFrame({"policy": ["original", "calibrated", "buy_and_hold"]})
     with pytest.raises(ConfigError) as info:
         _check_policies(rows, Path("runs/wf"), "original", ["regime_aware"])
-    _check_snapshot("verify_unknown_candidate", f"{info.value}\n")
+    check_snapshot(SNAPSHOTS / "verify_unknown_candidate.txt", f"{info.value}\n")
     _check_policies(rows, Path("runs/wf"), "original", ["calibrated"])  # known: no error
 
 

@@ -8,15 +8,14 @@ import pandas as pd
 import pytest
 
 from regime_trader.errors import ConfigError
+from regime_trader.utils.dates import utc
 from regime_trader.workflows.abtest import ABSettings, abtest
 
 
 def test_windows_start_after_validation_by_default(package_a, run_a, bars_csv) -> None:
     summary = abtest([package_a, run_a], str(bars_csv), ABSettings(runs=2))
-    val_end = pd.Timestamp(json.loads((run_a / "split.json").read_text())["val"]["end"])
-    start = pd.Timestamp(summary["settings"]["start"])
-    start = start.tz_convert(None) if start.tzinfo else start
-    val_end = val_end.tz_convert(None) if val_end.tzinfo else val_end
+    val_end = utc(json.loads((run_a / "split.json").read_text())["val"]["end"])
+    start = utc(summary["settings"]["start"])
     assert start > val_end and summary["in_sample"] is False
     assert summary["power_runs_used"]["runs"] == 2  # the power line is for the runs used
 

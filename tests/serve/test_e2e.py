@@ -22,6 +22,7 @@ from regime_trader.package import build_package, load
 from regime_trader.registry import open_registry
 from regime_trader.serve.paper import backtest_decisions
 from regime_trader.training import train
+from regime_trader.utils.dates import utc
 
 TINY = {
     "data": {"train_end": None, "val_end": None},
@@ -58,8 +59,7 @@ def test_paper_and_monitor_cli(trained, tmp_path, capsys) -> None:
     assert (out / "monitor.html").is_file()
     assert run(["monitor", str(out / "monitor.db")]) == 0
     first = pd.Timestamp(capsys.readouterr().out.split(" decisions, ")[1][:10], tz="UTC")
-    val_end = pd.Timestamp(regime_trader.load(pkg).metadata["split"]["val"]["end"])
-    val_end = val_end.tz_localize("UTC") if val_end.tzinfo is None else val_end
+    val_end = utc(regime_trader.load(pkg).metadata["split"]["val"]["end"])
     assert first > val_end  # the replay is out of sample by default
     assert run(["monitor", str(tmp_path / "missing.db")]) == 2
     code = run(["paper", str(pkg), "--data", str(csv), "--out", str(out), "--start", "2010-06-01"])

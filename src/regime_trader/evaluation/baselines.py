@@ -1,8 +1,8 @@
-"""Baseline strategies through the same accounting as the agent: buy-and-hold, SMA crossover,
-random, and the perfect-foresight oracle (an upper bound; only the first two are in
-`BASELINES`, which every per-run report shows). The strong rules (200-bar SMA, vol target,
-both, 12-month momentum, Markov switching) are `STRONG_BASELINES`, from
-`regime_trader.evaluation.strong_baselines`, with the same signature."""
+"""Baseline strategies through the same accounting as the agent: buy-and-hold, SMA crossover
+and random (only the first two are in `BASELINES`, which every per-run report shows; the
+hindsight oracle, an upper bound, is `regime_trader.evaluation.oracle`). The strong rules
+(200-bar SMA, vol target, both, 12-month momentum, Markov switching) are `STRONG_BASELINES`,
+from `regime_trader.evaluation.strong_baselines`, with the same signature."""
 
 from __future__ import annotations
 
@@ -46,13 +46,6 @@ def random_positions(
     return (np.cumsum(flips) % 2).astype(np.float64)
 
 
-def oracle(market: MarketData, first: int, last: int) -> np.ndarray:
-    """Perfect foresight (an upper bound, not a strategy): long exactly when the step ahead
-    gains, i.e. ``growth[t] > 1``. It reads the future by construction."""
-    growth = market.growth.cpu().numpy()[first : last + 1]
-    return (growth > 1.0).astype(np.float64)
-
-
 BASELINES = {"buy_and_hold": buy_and_hold, "sma_crossover": sma_crossover}
 
 __all__ = [
@@ -60,7 +53,6 @@ __all__ = [
     "STRONG_BASELINES",
     "best_simple_rule",
     "buy_and_hold",
-    "oracle",
     "random_positions",
     "sma_crossover",
     "strong_baseline_positions",

@@ -31,7 +31,14 @@ import pandas as pd
 from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from statsmodels.stats.multitest import multipletests
 
-from regime_trader.evaluation.stats_cells import hierarchical_bootstrap_ci, sign_flip_test, t_test
+from regime_trader.evaluation.stats_cells import (
+    _check_alternative,
+    _exact_hits,
+    _mc_hits,
+    hierarchical_bootstrap_ci,
+    sign_flip_test,
+    t_test,
+)
 from regime_trader.evaluation.stats_paired import (
     CellTestResult,
     cell_frame,
@@ -254,36 +261,20 @@ def paired_permutation_test(
     xb = _series("b", b, 2, "paired runs (a two-sided p < 0.05 needs at least 6)")
     if xa.size != xb.size:
         raise ValueError(f"a and b must be paired run by run, got {xa.size} and {xb.size} scores")
-    if alternative not in ("two-sided", "greater", "less"):
-        raise ValueError(
-            f"alternative must be 'two-sided', 'greater' or 'less', got {alternative!r}"
-        )
+    _check_alternative(alternative)
     if n_resamples < 100:
         raise ValueError(f"n_resamples must be >= 100, got {n_resamples}")
     d = xa - xb
     n = d.size
     obs = float(d.mean())
     tol = _EPS * max(1.0, float(np.abs(d).max()))
-
-    def count(signs: np.ndarray) -> int:
-        stat = signs @ d / n
-        if alternative == "greater":
-            return int(np.count_nonzero(stat >= obs - tol))
-        if alternative == "less":
-            return int(np.count_nonzero(stat <= obs + tol))
-        return int(np.count_nonzero(np.abs(stat) >= abs(obs) - tol))
-
-    exact = n < 63 and 2**n <= n_resamples
-    if exact:
+    # The sums of the sign patterns, against n * (mean, tolerance): stats_cells counts them.
+    if n < 63 and 2**n <= n_resamples:
         total = 2**n
-        bits = (np.arange(total, dtype=np.int64)[:, None] >> np.arange(n)) & 1
-        p = count(1.0 - 2.0 * bits) / total
+        p = _exact_hits(d, n * obs, alternative, n * tol) / total
         return PermutationResult(obs, float(p), n, True, total)
     rng = np.random.default_rng(seed)
-    hits = 0
-    for start in range(0, n_resamples, chunk):
-        m = min(chunk, n_resamples - start)
-        hits += count(rng.choice(np.array([-1.0, 1.0]), size=(m, n)))
+    hits = _mc_hits(d, n * obs, alternative, n * tol, n_resamples, rng, chunk)
     return PermutationResult(obs, (1.0 + hits) / (1.0 + n_resamples), n, False, n_resamples)
 
 

@@ -97,11 +97,18 @@ def _exact_hits(w: np.ndarray, obs: float, alternative: str, tol: float) -> int:
 
 
 def _mc_hits(
-    w: np.ndarray, obs: float, alternative: str, tol: float, n: int, rng: np.random.Generator
+    w: np.ndarray,
+    obs: float,
+    alternative: str,
+    tol: float,
+    n: int,
+    rng: np.random.Generator,
+    chunk: int = 4096,
 ) -> int:
+    """Of ``n`` random sign patterns, those whose sum is as extreme as ``obs``."""
     hits = 0
-    for start in range(0, n, 4096):  # chunks bound memory; not a loop over data
-        signs = rng.choice(np.array([-1.0, 1.0]), size=(min(4096, n - start), w.size))
+    for start in range(0, n, chunk):  # chunks bound memory; not a loop over data
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(min(chunk, n - start), w.size))
         s = signs @ w
         if alternative == "greater":
             hits += int(np.count_nonzero(s >= obs - tol))

@@ -152,9 +152,9 @@ class ModelMonitor:
         ref = self.expected.drift
         if ref is None or len(self._features) < ref.window:
             return []
-        psi = ref.psi_of(np.array(self._features))
-        ratio = psi / np.maximum(ref.limits, 1e-12)
-        rows = zip(ref.names, psi, ref.limits, ratio, strict=True)
+        psi, limits = ref.psi_of(np.array(self._features)), ref.limits
+        ratio = psi / np.maximum(limits, 1e-12)
+        rows = zip(ref.names, psi, limits, ratio, strict=True)
         self.store.add_drift(
             [(self.step, self._last_ts, n, p, lim, r, int(r > 1)) for n, p, lim, r in rows]
         )
@@ -168,10 +168,10 @@ class ModelMonitor:
         also = ", ".join(f"{ref.names[j]} x{ratio[j]:.2f}" for j in order[1:4])
         msg = (
             f"feature {ref.names[top]} drifted: PSI {psi[top]:.3f} over the last {ref.window} "
-            f"rows, limit {ref.limits[top]:.3f} (x{ratio[top]:.2f})"
+            f"rows, limit {limits[top]:.3f} (x{ratio[top]:.2f})"
             + (f"; also {also}" if also else "")
         )
-        return [self._alert("drift", ref.names[top], psi[top], None, ref.limits[top], msg)]
+        return [self._alert("drift", ref.names[top], psi[top], None, limits[top], msg)]
 
     def _check_regimes(self) -> list[Alert]:
         ref, labels = self.expected.regimes, np.array(self._regimes)

@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from regime_trader.utils import dates
+
 MAX_BARS = int(os.environ.get("REGIME_TRADER_MAX_WINDOW_BARS", "1000"))
 """Bars in one window request (``REGIME_TRADER_MAX_WINDOW_BARS``, read at start): a decision
 needs the feature warm-up, the window and the regime labels' warm-up (about 440 bars with
@@ -70,8 +72,7 @@ class Bar(BaseModel):
 
     def utc(self) -> pd.Timestamp:
         """The timestamp in UTC (a naive one is read as UTC)."""
-        ts = pd.Timestamp(self.timestamp)
-        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return dates.utc(pd.Timestamp(self.timestamp))
 
     def prices(self) -> dict[str, float]:
         return {"open": self.open, "high": self.high, "low": self.low, "close": self.close}

@@ -41,6 +41,7 @@ from regime_trader.regimes.rules import DOWNTREND, OSCILLATING, PLATEAU, UNKNOWN
 from regime_trader.serve.decide import Decision, decide_window
 from regime_trader.serve.limits import PRICES, BarLimits
 from regime_trader.serve.refusals import FieldError, SessionOrderError
+from regime_trader.utils.dates import utc
 
 GAP_FACTOR = 10  # default gap limit: this many times the shortest bar spacing seen
 __all__ = ["PRICES", "SessionOrderError", "StepResult", "StreamSession", "StreamingRegimes"]
@@ -128,8 +129,7 @@ class StepResult:
 
 def parse_bar(bar: dict[str, Any]) -> tuple[pd.Timestamp, dict[str, float]]:
     """UTC timestamp and prices of a bar; DataError naming the rule broken."""
-    ts = pd.Timestamp(bar["timestamp"])
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    ts = utc(bar["timestamp"])
     px = {k: float(bar[k]) for k in PRICES}
     if not all(math.isfinite(v) and v > 0 for v in px.values()):
         raise DataError(f"bar at {ts}: prices must be finite and > 0, got {px}")
